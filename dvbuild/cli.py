@@ -1,0 +1,88 @@
+"""The command line: parse, build Settings, call one step, map errors to exit codes.
+
+Each subcommand lives in dvbuild/commands/<name>.py and registers itself with
+`register(app)`. Command modules import heavy libraries inside the command
+function, never at module level, so `dvbuild detect` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from importlib import import_module
+
+import click
+import typer
+
+from dvbuild import console
+from dvbuild.errors import ConfigError, DvbuildError
+
+COMMANDS = (
+    "detect", "validate", "init", "test", "run", "build", "publish", "versions",
+    "render", "status", "comment", "local",
+)
+
+app = typer.Typer(
+    name="dvbuild",
+    help="CI builds for notebook data packages in a git monorepo.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        from dvbuild import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit(0)
+
+
+def _register() -> None:
+    for name in COMMANDS:
+        try:
+            module = import_module(f"dvbuild.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"dvbuild.commands.{name}":
+                raise
+            continue  # not built yet
+        module.register(app)
+
+
+def report(error: DvbuildError) -> None:
+    """One readable message on stderr (and annotations under GitHub Actions)."""
+    if isinstance(error, ConfigError):
+        for p in error.problems:
+            console.annotate("error", p.message, file=p.file, line=p.line)
+    console.log(f"error: {error}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _register()
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = app(args=args, prog_name="dvbuild", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return int(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        return 2
+    except click.exceptions.Abort:
+        console.log("aborted")
+        return 130
+    except DvbuildError as e:
+        report(e)
+        return e.exit_code
+    except KeyboardInterrupt:
+        console.log("interrupted")
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

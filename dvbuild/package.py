@@ -1,0 +1,223 @@
+"""The data package model: a folder with a datapackage.json, and where to find them.
+
+`Package` is what every step works on. Loading checks only what the steps
+cannot go on without (readable JSON, an object, a slug `name`); `validate.py`
+does the full, one-pass check that `dvbuild validate` reports.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from dvbuild.errors import ConfigError, Problem
+
+DESCRIPTOR = "datapackage.json"
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+DEFAULT_TIMEZONE = "Europe/Oslo"
+DEFAULT_TIMEOUT = 3600
+DEFAULT_TEST_TIMEOUT = 600
+DEFAULT_VERSION = "0.1.0"
+MAX_DESCRIPTOR_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    path: str  # posix, relative to the monorepo root ("packages/x"); "." for the root itself
+    folder: Path  # absolute
+    descriptor: Mapping[str, Any]
+
+    @property
+    def descriptor_file(self) -> str:
+        return DESCRIPTOR if self.path == "." else f"{self.path}/{DESCRIPTOR}"
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self.descriptor.get(key)
+        return default if value is None else value
+
+    @property
+    def version(self) -> str:
+        return str(self.get("version", DEFAULT_VERSION))
+
+    @property
+    def title(self) -> str:
+        return str(self.get("title", self.name))
+
+    @property
+    def description(self) -> str:
+        return str(self.get("description", ""))
+
+    @property
+    def schedule(self) -> str | None:
+        value = self.descriptor.get("schedule")
+        return str(value) if value else None
+
+    @property
+    def timezone(self) -> str:
+        return str(self.get("timezone", DEFAULT_TIMEZONE))
+
+    @property
+    def timeout(self) -> float:
+        return float(self.get("timeout", DEFAULT_TIMEOUT))
+
+    @property
+    def test_timeout(self) -> float:
+        return float(self.get("test_timeout", DEFAULT_TEST_TIMEOUT))
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return dict(self.get("parameters", {}))
+
+    @property
+    def test_parameters(self) -> dict[str, Any]:
+        """`parameters` overlaid with `test_parameters`."""
+        return {**self.parameters, **dict(self.get("test_parameters", {}))}
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return tuple(self.get("depends_on", ()))
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        return dict(self.get("secrets", {}))
+
+    @property
+    def job(self) -> dict[str, Any]:
+        return dict(self.get("job", {}))
+
+    @property
+    def resources(self) -> list[dict[str, Any]]:
+        return [r for r in self.get("resources", []) if isinstance(r, dict)]
+
+    @property
+    def notebooks(self) -> list[str]:
+        """Notebook paths relative to the folder, in run order."""
+        listed = self.descriptor.get("notebooks")
+        if listed:
+            return [str(n) for n in listed]
+        return sorted(p.name for p in self.folder.glob("*.ipynb") if p.is_file())
+
+
+def read_descriptor(path: Path, display: str) -> dict[str, Any]:
+    """Parse a datapackage.json; malformed JSON is a ConfigError with line and column."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_DESCRIPTOR_BYTES:
+            raise ConfigError(Problem(display, f"file is {size} bytes",
+                                      expected=f"at most {MAX_DESCRIPTOR_BYTES} bytes"))
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(Problem(display, f"cannot read: {e.strerror}")) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ConfigError(Problem(display, f"not UTF-8 text (byte {e.start})",
+                                  expected="a JSON object")) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(Problem(display, f"malformed JSON: {e.msg}", line=e.lineno,
+                                  column=e.colno, expected="a JSON object")) from None
+    except RecursionError:
+        raise ConfigError(Problem(display, "JSON nested too deeply",
+                                  expected="a JSON object")) from None
+    if not isinstance(data, dict):
+        raise ConfigError(Problem(display, f"top level is {type(data).__name__}",
+                                  expected="a JSON object"))
+    return data
+
+
+def load_package(folder: Path, root: Path) -> Package:
+    folder = folder.resolve()
+    rel = folder.relative_to(root.resolve()).as_posix()
+    display = DESCRIPTOR if rel == "." else f"{rel}/{DESCRIPTOR}"
+    data = read_descriptor(folder / DESCRIPTOR, display)
+    name = data.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ConfigError(Problem(display, f"name is {name!r}", pointer="/name",
+                                  expected="a lowercase slug: a-z, 0-9, '-', '_', '.'"))
+    return Package(name=name, path=rel, folder=folder, descriptor=data)
+
+
+def package_dirs(files: Iterable[str]) -> list[str]:
+    """Package folders (posix, relative) from a list of file paths; raises on nesting."""
+    dirs = sorted(str(PurePosixPath(f).parent) for f in files
+                  if PurePosixPath(f).name == DESCRIPTOR)
+    check_not_nested(dirs)
+    return dirs
+
+
+def check_not_nested(dirs: list[str]) -> None:
+    problems = []
+    for d in dirs:
+        for parent in PurePosixPath(d).parents:
+            if str(parent) in dirs and str(parent) != d:
+                problems.append(Problem(
+                    f"{d}/{DESCRIPTOR}", f"package nested inside package {parent}",
+                    expected="package folders that do not contain other package folders",
+                ))
+                break
+    if problems:
+        raise ConfigError(problems, hint="move the inner package out, or delete one datapackage.json")
+
+
+def owner(path: str, dirs: Iterable[str]) -> str | None:
+    """The nearest package folder above `path` (pure: works on strings)."""
+    dirset = set(dirs)
+    for parent in PurePosixPath(path).parents:
+        if str(parent) in dirset:
+            return str(parent)
+    return None
+
+
+def discover(root: Path) -> list[Package]:
+    """Every package below root in the working tree (tracked or untracked, not ignored)."""
+    from dvbuild import gitio
+
+    dirs = package_dirs(gitio.ls_files(root, f"*{DESCRIPTOR}", DESCRIPTOR))
+    packages: list[Package] = []
+    problems: list[Problem] = []
+    for d in dirs:
+        try:
+            packages.append(load_package(root / d, root))
+        except ConfigError as e:
+            problems.extend(e.problems)
+    if problems:
+        raise ConfigError(problems)
+    _check_unique_names(packages)
+    return packages
+
+
+def _check_unique_names(packages: list[Package]) -> None:
+    seen: dict[str, Package] = {}
+    problems = []
+    for p in packages:
+        if p.name in seen:
+            problems.append(Problem(p.descriptor_file, f"name {p.name!r} is also used by "
+                                    f"{seen[p.name].descriptor_file}", pointer="/name",
+                                    expected="a name unique in the repository"))
+        seen[p.name] = p
+    if problems:
+        raise ConfigError(problems)
+
+
+def select(packages: list[Package], paths: Iterable[Path], root: Path) -> list[Package]:
+    """The packages named by folder paths on the command line (all when none given)."""
+    wanted = [Path(p).resolve() for p in paths]
+    if not wanted:
+        return packages
+    by_folder = {p.folder: p for p in packages}
+    chosen = []
+    for w in wanted:
+        if w not in by_folder:
+            from dvbuild.errors import UsageError
+
+            raise UsageError(f"{w}: not a package folder (no {DESCRIPTOR} there)",
+                             hint="give the folder that holds datapackage.json")
+        chosen.append(by_folder[w])
+    return chosen

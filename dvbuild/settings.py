@@ -1,0 +1,178 @@
+"""Settings, read once: dvbuild.yaml + the environment + CLI flags -> one frozen object.
+
+This is the only module that looks at environment variables, and only through
+the mapping it is given (the CLI passes os.environ, tests pass a dict).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dvbuild import gitio
+from dvbuild.errors import ConfigError, Problem, UsageError
+
+CONFIG_FILE = "dvbuild.yaml"
+DEFAULT_BASE_IMAGE = "python:3.11-slim"
+CONFIG_KEYS = {
+    "global": list, "ignore": list, "store": str, "catalog": str, "registry": str,
+    "base_image": str, "naisjob": dict, "vault": dict, "sources": dict,
+}
+
+
+@dataclass(frozen=True)
+class RepoConfig:
+    """The contents of dvbuild.yaml (every key optional)."""
+
+    global_: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    store: str | None = None
+    catalog: str | None = None
+    registry: str | None = None
+    base_image: str = DEFAULT_BASE_IMAGE
+    naisjob: Mapping[str, Any] = field(default_factory=dict)
+    vault: Mapping[str, Any] = field(default_factory=dict)
+    sources: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GitHubContext:
+    """What GitHub Actions tells a step through its environment."""
+
+    actions: bool = False
+    event_name: str | None = None
+    event_path: str | None = None
+    output: str | None = None
+    step_summary: str | None = None
+    repository: str | None = None
+    server_url: str = "https://github.com"
+    api_url: str = "https://api.github.com"
+    sha: str | None = None
+    run_id: str | None = None
+    token: str | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> GitHubContext:
+        return cls(
+            actions=environ.get("GITHUB_ACTIONS") == "true",
+            event_name=environ.get("GITHUB_EVENT_NAME") or None,
+            event_path=environ.get("GITHUB_EVENT_PATH") or None,
+            output=environ.get("GITHUB_OUTPUT") or None,
+            step_summary=environ.get("GITHUB_STEP_SUMMARY") or None,
+            repository=environ.get("GITHUB_REPOSITORY") or None,
+            server_url=environ.get("GITHUB_SERVER_URL") or "https://github.com",
+            api_url=environ.get("GITHUB_API_URL") or "https://api.github.com",
+            sha=environ.get("GITHUB_SHA") or None,
+            run_id=environ.get("GITHUB_RUN_ID") or None,
+            token=environ.get("GITHUB_TOKEN") or environ.get("INPUT_GITHUB_TOKEN") or None,
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path  # the monorepo folder (may be a subfolder of the git repository)
+    git_root: Path
+    config: RepoConfig
+    github: GitHubContext
+    environ: Mapping[str, str]  # for adapters that take credentials from the standard chains
+
+    @property
+    def prefix(self) -> str:
+        """The monorepo's path inside the git repository ('' at the top, else 'a/b/')."""
+        rel = self.root.relative_to(self.git_root).as_posix()
+        return "" if rel == "." else rel + "/"
+
+
+def find_root(repo: Path | None, cwd: Path) -> tuple[Path, Path]:
+    """(monorepo root, git root). Without --repo: the nearest folder with a dvbuild.yaml
+    at or above cwd inside the git repository, else the git repository's top."""
+    start = (repo or cwd).resolve()
+    if not start.is_dir():
+        raise UsageError(f"{start}: not a directory")
+    git_root = gitio.get_root(start)
+    if repo is not None:
+        return start, git_root
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder, git_root
+        if folder == git_root:
+            break
+    return git_root, git_root
+
+
+def load_config(root: Path) -> RepoConfig:
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        return RepoConfig()
+    data = _read_yaml(path)
+    problems = list(_config_problems(data, CONFIG_FILE))
+    if problems:
+        raise ConfigError(problems)
+    return RepoConfig(
+        global_=tuple(data.get("global") or ()),
+        ignore=tuple(data.get("ignore") or ()),
+        store=data.get("store"),
+        catalog=data.get("catalog"),
+        registry=data.get("registry"),
+        base_image=data.get("base_image") or DEFAULT_BASE_IMAGE,
+        naisjob=data.get("naisjob") or {},
+        vault=data.get("vault") or {},
+        sources=data.get("sources") or {},
+    )
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(Problem(path.name, f"not UTF-8 text ({e.reason})")) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        col = mark.column + 1 if mark else None
+        what = getattr(e, "problem", None) or str(e)
+        raise ConfigError(Problem(path.name, f"invalid YAML: {what}", line=line, column=col)) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(Problem(path.name, "must be a mapping", expected="key: value pairs"))
+    return data
+
+
+def _config_problems(data: Mapping[str, Any], file: str) -> list[Problem]:
+    problems = []
+    for key, value in data.items():
+        if key not in CONFIG_KEYS:
+            near = difflib.get_close_matches(str(key), CONFIG_KEYS, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            problems.append(Problem(file, f"unknown key {key!r}{hint}", pointer=f"/{key}",
+                                    expected="one of " + ", ".join(sorted(CONFIG_KEYS))))
+            continue
+        want = CONFIG_KEYS[key]
+        if value is not None and not isinstance(value, want):
+            problems.append(Problem(file, f"{key} is {type(value).__name__}", pointer=f"/{key}",
+                                    expected={list: "a list", dict: "a mapping", str: "a string"}[want]))
+        elif want is list and value:
+            for i, item in enumerate(value):
+                if not isinstance(item, str):
+                    problems.append(Problem(file, "glob is not a string", pointer=f"/{key}/{i}",
+                                            expected="a string"))
+    return problems
+
+
+def load_settings(
+    repo: Path | None = None, *, environ: Mapping[str, str], cwd: Path | None = None
+) -> Settings:
+    root, git_root = find_root(repo, cwd or Path.cwd())
+    return Settings(
+        root=root,
+        git_root=git_root,
+        config=load_config(root),
+        github=GitHubContext.from_environ(environ),
+        environ=dict(environ),
+    )
