@@ -11,7 +11,6 @@ import sys
 from collections.abc import Sequence
 from importlib import import_module
 
-import click
 import typer
 
 from dvbuild import console
@@ -32,15 +31,22 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from dvbuild import __version__
 
         typer.echo(__version__)
         raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", is_eager=True,
+        callback=_print_version,
+    ),
+) -> None:
+    pass
 
 
 def _register() -> None:
@@ -67,14 +73,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         result = app(args=args, prog_name="dvbuild", standalone_mode=False)
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         return int(e.exit_code)
-    except click.ClickException as e:
-        e.show()
-        return 2
-    except click.exceptions.Abort:
+    except typer.Abort:
         console.log("aborted")
         return 130
+    except typer.TyperException as e:  # click's usage errors (typer vendors click)
+        show = getattr(e, "show", None)
+        if show is not None:
+            show()
+        return int(getattr(e, "exit_code", 2))
     except DvbuildError as e:
         report(e)
         return e.exit_code

@@ -104,7 +104,9 @@ class Result:
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Result]]:
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Result]]:
     """Run `dvbuild ARGS...` in-process; returns exit code, stdout and stderr."""
 
     def run(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dvbuild.errors import ConfigError, UsageError
+from dvbuild.settings import find_root, load_config, load_settings
+
+
+def test_defaults_without_config(make_repo):
+    repo = make_repo()
+    settings = load_settings(repo.path, environ={})
+    assert settings.root == repo.path.resolve()
+    assert settings.prefix == ""
+    assert settings.config.global_ == ()
+    assert settings.github.actions is False
+
+
+def test_monorepo_in_a_subfolder_is_found_by_its_dvbuild_yaml(make_repo):
+    repo = make_repo(commit=False)
+    repo.write("sub/mono/dvbuild.yaml", "ignore: ['**/*.md']\n")
+    repo.write("sub/mono/packages/a/x.txt")
+    root, git_root = find_root(None, repo.path / "sub/mono/packages/a")
+    assert root == (repo.path / "sub/mono").resolve()
+    assert git_root == repo.path.resolve()
+    settings = load_settings(None, environ={}, cwd=repo.path / "sub/mono/packages/a")
+    assert settings.prefix == "sub/mono/"
+    assert settings.config.ignore == ("**/*.md",)
+
+
+def test_unknown_key_suggests_the_known_one(tmp_path: Path):
+    (tmp_path / "dvbuild.yaml").write_text("globl: [x]\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path)
+    assert "did you mean 'global'" in str(e.value)
+    assert e.value.problems[0].pointer == "/globl"
+
+
+def test_yaml_syntax_error_has_a_line(tmp_path: Path):
+    (tmp_path / "dvbuild.yaml").write_text("store: s3://x\nignore: [a\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path)
+    assert e.value.problems[0].line is not None
+    assert e.value.exit_code == 2
+
+
+def test_wrong_type(tmp_path: Path):
+    (tmp_path / "dvbuild.yaml").write_text("global: '*.txt'\n")
+    with pytest.raises(ConfigError, match="expected a list"):
+        load_config(tmp_path)
+
+
+def test_not_a_git_repository(tmp_path: Path):
+    with pytest.raises(UsageError, match="not inside a git repository"):
+        load_settings(tmp_path, environ={})
+
+
+def test_github_context_from_environ(make_repo):
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "push", "GITHUB_API_URL": "https://ghe.example/api/v3"}
+    settings = load_settings(make_repo().path, environ=env)
+    assert settings.github.actions and settings.github.event_name == "push"
+    assert settings.github.api_url == "https://ghe.example/api/v3"
