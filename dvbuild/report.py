@@ -1,0 +1,302 @@
+"""report.json dicts -> the PR comment and the job summary, as Markdown (pure, no I/O).
+
+A comment over GitHub's 65,536-character limit is refused whole (422), so the
+comment is rendered at decreasing levels of detail until it fits: shorter
+previews and tracebacks first, then passed packages collapsed to one line, then
+every package. Whatever was left out is said, with a link to the full report.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dvbuild import console
+
+MARKER = "<!-- dvbuild-comment -->"
+GITHUB_LIMIT = 65_536
+BUDGET = 60_000  # headroom below the limit: GitHub counts some characters twice
+CELL_CHARS = 60
+ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+DATA_URI_RE = re.compile(r"data:[\w.+-]+/[\w.+-]+(;[\w=.+-]+)*(;base64)?,[\w+/=%.-]*", re.I)
+BADGES = {
+    "passed": "✅ passed", "failed": "❌ failed", "timed_out": "⏱️ timed out",
+    "invalid": "⚠️ invalid", "skipped": "⏭️ skipped",
+}
+
+
+@dataclass(frozen=True)
+class Detail:
+    """How much to show; render_comment steps down these until the comment fits."""
+
+    preview_rows: int
+    traceback_lines: int
+    collapse_passed: bool = False
+    collapse_all: bool = False
+    note: str = ""
+
+
+LEVELS = (
+    Detail(10, 60),
+    Detail(5, 25, note="previews cut to 5 rows and tracebacks to 25 lines"),
+    Detail(0, 12, note="previews and columns left out, tracebacks cut to 12 lines"),
+    Detail(0, 12, collapse_passed=True, note="passed packages shown as one line each"),
+    Detail(0, 0, collapse_passed=True, collapse_all=True,
+           note="every package shown as one line"),
+)
+
+
+def render_comment(
+    reports: Sequence[Mapping[str, Any]],
+    *,
+    head_sha: str | None,
+    previous: Mapping[str, Mapping[str, Any] | None] | None = None,
+    artifact_url: str | None = None,
+    commit_url: str | None = None,
+    limit: int = BUDGET,
+) -> str:
+    """The PR comment (starting with MARKER), never longer than `limit` characters."""
+    body = ""
+    for level in LEVELS:
+        context = _context(reports, head_sha, previous or {}, level, artifact_url, commit_url)
+        body = clean(_render("comment.md.j2", context))
+        if len(body) <= limit:
+            return body
+    return _hard_cut(body, limit, artifact_url)
+
+
+def render_summary(
+    reports: Sequence[Mapping[str, Any]],
+    *,
+    head_sha: str | None = None,
+    previous: Mapping[str, Mapping[str, Any] | None] | None = None,
+) -> str:
+    """The job summary ($GITHUB_STEP_SUMMARY): the overview and resources, no previews."""
+    context = _context(reports, head_sha, previous or {}, Detail(0, 12), None, None)
+    return clean(_render("summary.md.j2", context))
+
+
+def clean(text: str) -> str:
+    """Strip ANSI colour codes and data: URIs (GitHub drops them), mask secrets."""
+    text = ANSI_RE.sub("", text)
+    text = DATA_URI_RE.sub("(data URI left out)", text)
+    return console.redact(text)
+
+
+def _hard_cut(body: str, limit: int, artifact_url: str | None) -> str:
+    tail = "\n\n… the comment was cut here to stay under GitHub's size limit"
+    tail += f"; [full report]({artifact_url})\n" if artifact_url else "; see the report artifact\n"
+    return body[: limit - len(tail)] + tail
+
+
+def _context(
+    reports: Sequence[Mapping[str, Any]], head_sha: str | None,
+    previous: Mapping[str, Mapping[str, Any] | None], level: Detail,
+    artifact_url: str | None, commit_url: str | None,
+) -> dict[str, Any]:
+    packages = [_package(r, previous.get(str(r.get("package"))), level) for r in reports]
+    counts: dict[str, int] = {}
+    for p in packages:
+        counts[p["status"]] = counts.get(p["status"], 0) + 1
+    return {
+        "marker": MARKER,
+        "packages": packages,
+        "counts": [(BADGES.get(s, s), n) for s, n in sorted(counts.items())],
+        "ok": all(p["status"] == "passed" for p in packages),
+        "head_sha": head_sha or "",
+        "short_sha": (head_sha or "")[:7],
+        "commit_url": commit_url,
+        "artifact_url": artifact_url,
+        "level": level,
+        "duration": fmt_duration(sum(float(r.get("duration") or 0) for r in reports)),
+    }
+
+
+def _package(
+    report: Mapping[str, Any], manifest: Mapping[str, Any] | None, level: Detail
+) -> dict[str, Any]:
+    status = str(report.get("status") or "failed")
+    collapsed = level.collapse_all or (level.collapse_passed and status == "passed")
+    resources = [resource_changes(r, manifest) for r in report.get("resources") or []]
+    return {
+        "name": str(report.get("package") or "?"),
+        "path": str(report.get("path") or ""),
+        "status": status,
+        "badge": BADGES.get(status, status),
+        "duration": fmt_duration(report.get("duration")),
+        "collapsed": collapsed,
+        "error": one_line(report.get("error")),
+        "failures": [_failure(nb, level) for nb in report.get("notebooks") or []
+                     if nb.get("error") or nb.get("status") not in (None, "passed")],
+        "resources": [_resource(r, level) for r in resources],
+        "warnings": [one_line(w) for w in report.get("warnings") or []],
+        "compared": manifest is not None,
+        "rows": sum(int(r.get("rows") or 0) for r in resources),
+    }
+
+
+def _failure(notebook: Mapping[str, Any], level: Detail) -> dict[str, Any]:
+    error = notebook.get("error") or {}
+    tb = error.get("traceback") or []
+    lines = ANSI_RE.sub("", "\n".join(tb) if isinstance(tb, list) else str(tb)).splitlines()
+    keep = lines[-level.traceback_lines:] if level.traceback_lines else []
+    text = "\n".join(keep)
+    return {
+        "notebook": str(notebook.get("path") or "?"),
+        "status": BADGES.get(str(notebook.get("status")), str(notebook.get("status"))),
+        "cell": error.get("cell_number") or error.get("cell_index"),
+        "ename": one_line(error.get("ename")),
+        "evalue": one_line(error.get("evalue"), 300),
+        "traceback": text,
+        "omitted": len(lines) - len(keep),
+        "fence": fence(text),
+    }
+
+
+def _resource(res: Mapping[str, Any], level: Detail) -> dict[str, Any]:
+    preview = res.get("preview") or {}
+    columns = [cell(c) for c in preview.get("columns") or []]
+    rows = [[cell(v) for v in row] for row in (preview.get("rows") or [])[: level.preview_rows]]
+    return {
+        **res,
+        "name": cell(res.get("name")),
+        "path": cell(res.get("path")),
+        "bytes_text": fmt_bytes(res.get("bytes")),
+        "bytes_delta_text": fmt_delta(res.get("bytes_delta"), fmt_bytes),
+        "rows_text": fmt_count(res.get("rows")),
+        "rows_delta_text": fmt_delta(res.get("rows_delta"), fmt_count),
+        "columns": [{"name": cell(c.get("name")), "type": cell(c.get("type") or "?"),
+                     "change": c.get("change", "")} for c in res.get("columns") or []],
+        "removed": [cell(c) for c in res.get("removed") or []],
+        "show_columns": level.preview_rows > 0,
+        "preview_columns": columns,
+        "preview_rows": rows if columns else [],
+        "errors": [one_line(e) for e in res.get("errors") or []][:5],
+    }
+
+
+def fence(text: str) -> str:
+    """A code fence longer than any run of backticks inside the text."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def cell(value: Any) -> str:
+    """A value made safe for a Markdown table cell: one line, escaped, short."""
+    text = "" if value is None else str(value)
+    text = ANSI_RE.sub("", text).replace("\r", " ").replace("\n", " ")
+    if len(text) > CELL_CHARS:
+        text = text[: CELL_CHARS - 1] + "…"
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("`", "'")
+
+
+def one_line(value: Any, width: int = 200) -> str:
+    if value is None or value == "":
+        return ""
+    text = " ".join(ANSI_RE.sub("", str(value)).split())
+    text = text if len(text) <= width else text[: width - 1] + "…"
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fmt_duration(seconds: Any) -> str:
+    if seconds is None:
+        return "–"
+    s = float(seconds)
+    if s < 60:
+        return f"{s:.1f}s"
+    minutes, rest = divmod(int(round(s)), 60)
+    return f"{minutes}m {rest:02d}s" if minutes < 60 else f"{minutes // 60}h {minutes % 60:02d}m"
+
+
+def fmt_bytes(n: Any) -> str:
+    if n is None:
+        return "–"
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(size) < 1000 or unit == "GB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+def fmt_count(n: Any) -> str:
+    return "–" if n is None else f"{int(n):,}".replace(",", " ")
+
+
+def fmt_delta(n: Any, fmt: Any) -> str:
+    """'+1.2 kB' / '−340' / '±0'; '' when there is nothing to compare with."""
+    if n is None:
+        return ""
+    if n == 0:
+        return "±0"
+    return ("+" if n > 0 else "−") + str(fmt(abs(n)))
+
+
+def resource_changes(
+    resource: Mapping[str, Any], manifest: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """A report resource with its change against the last published manifest:
+    rows_delta, bytes_delta, and each column marked added/retyped, plus removed ones."""
+    result: dict[str, Any] = dict(resource)
+    columns = [dict(c) for c in resource.get("columns") or [] if isinstance(c, Mapping)]
+    result.update(columns=columns, removed=[], rows_delta=None, bytes_delta=None, new=False)
+    if manifest is None:
+        return result
+    before = previous_resources(manifest).get(str(resource.get("name")))
+    if before is None:
+        result["new"] = True
+        return result
+    for key in ("rows", "bytes"):
+        if resource.get(key) is not None and before.get(key) is not None:
+            result[f"{key}_delta"] = int(resource[key]) - int(before[key])
+    old = {str(c.get("name")): str(c.get("type") or "") for c in before.get("columns") or []}
+    for c in columns:
+        name = str(c.get("name"))
+        if name not in old:
+            c["change"] = "added"
+        elif old[name] and str(c.get("type") or "") != old[name]:
+            c["change"] = f"was {old[name]}"
+    now = {str(c.get("name")) for c in columns}
+    result["removed"] = [n for n in old if n not in now]
+    return result
+
+
+def previous_resources(manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Resources of a published _manifest.json by name, with rows, bytes and columns
+    (columns from `columns` or the Table Schema `schema.fields`)."""
+    sizes = {str(f.get("path")): f.get("bytes") for f in manifest.get("files") or []
+             if isinstance(f, Mapping)}
+    found: dict[str, dict[str, Any]] = {}
+    for res in manifest.get("resources") or []:
+        if not isinstance(res, Mapping) or "name" not in res:
+            continue
+        fields = res.get("columns") or (res.get("schema") or {}).get("fields") or []
+        found[str(res["name"])] = {
+            "rows": res.get("rows"),
+            "bytes": res.get("bytes", sizes.get(str(res.get("path")))),
+            "columns": [f for f in fields if isinstance(f, Mapping)],
+        }
+    return found
+
+
+def templates_dir() -> Path:
+    """Installed: dvbuild/templates in the wheel; from a checkout: the repo's templates/."""
+    import dvbuild
+
+    shipped = Path(dvbuild.__file__).parent / "templates"
+    return shipped if shipped.is_dir() else Path(dvbuild.__file__).parent.parent / "templates"
+
+
+def _render(name: str, context: Mapping[str, Any]) -> str:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir()), autoescape=False,
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template(name).render(**context)

@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from dvbuild import console
+from dvbuild.report import (
+    GITHUB_LIMIT,
+    MARKER,
+    cell,
+    fence,
+    fmt_bytes,
+    fmt_duration,
+    render_comment,
+    render_summary,
+    resource_changes,
+)
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def passed(name: str = "arbeidsledighet", rows: int = 1234) -> dict[str, Any]:
+    return {
+        "package": name, "path": f"packages/{name}", "status": "passed", "duration": 4.2,
+        "commit": SHA, "input_hash": "ab" * 32, "started": "2026-11-26T01:00:00Z",
+        "notebooks": [{"path": "main.ipynb", "status": "passed", "duration": 3.9,
+                       "html": "main.html", "error": None}],
+        "resources": [{
+            "name": "ledige", "path": "data/ledige.csv", "exists": True, "bytes": 45_100,
+            "rows": rows, "columns": [{"name": "fylke", "type": "string"},
+                                      {"name": "antall", "type": "integer"}],
+            "preview": {"columns": ["fylke", "antall"],
+                        "rows": [["Oslo", 12], ["Viken", 3], ["Agder", 7]]},
+            "valid": True, "errors": [],
+        }],
+        "warnings": [], "error": None,
+    }
+
+
+def failed(name: str = "broken", lines: int = 3) -> dict[str, Any]:
+    tb = ["\x1b[0;31m----------------------------------\x1b[0m"]
+    tb += [f"  File \"<cell>\", line {i}, in <module>" for i in range(lines)]
+    tb += ["\x1b[0;31mZeroDivisionError\x1b[0m: division by zero"]
+    return {
+        "package": name, "path": f"packages/{name}", "status": "failed", "duration": 61.5,
+        "notebooks": [{"path": "main.ipynb", "status": "failed", "duration": 1.0, "html": None,
+                       "error": {"cell_index": 2, "cell_number": 3, "source": "1/0",
+                                 "ename": "ZeroDivisionError", "evalue": "division by zero",
+                                 "traceback": tb}}],
+        "resources": [], "warnings": [], "error": "main.ipynb failed in cell 3",
+    }
+
+
+def test_comment_starts_with_the_marker_and_shows_previews() -> None:
+    body = render_comment([passed()], head_sha=SHA)
+    assert body.startswith(MARKER)
+    assert "`0123456`" in body
+    assert "✅" in body and "4.2s" in body
+    assert "| fylke | antall |" in body
+    assert "| Oslo | 12 |" in body
+    assert "1 234 rows" in body
+    assert "`fylke` string" in body
+
+
+def test_failing_notebook_shows_cell_and_stripped_traceback_in_details() -> None:
+    body = render_comment([failed()], head_sha=SHA)
+    assert "❌ failed" in body
+    assert "in cell 3" in body and "ZeroDivisionError" in body
+    assert "<details><summary>Traceback" in body
+    assert "\x1b" not in body
+    assert "ZeroDivisionError: division by zero" in body
+
+
+def test_long_traceback_keeps_its_end() -> None:
+    body = render_comment([failed(lines=500)], head_sha=SHA)
+    assert "ZeroDivisionError: division by zero" in body
+    assert "line 499" in body and "line 10," not in body
+    assert "above left out" in body
+
+
+def test_change_against_the_published_manifest() -> None:
+    manifest = {"resources": [{"name": "ledige", "path": "data/ledige.csv", "rows": 1200,
+                               "bytes": 44_000, "schema": {"fields": [
+                                   {"name": "fylke", "type": "string"},
+                                   {"name": "antall", "type": "number"},
+                                   {"name": "gone", "type": "string"}]}}]}
+    body = render_comment([passed()], head_sha=SHA, previous={"arbeidsledighet": manifest})
+    assert "(+34)" in body
+    assert "(+1.1 kB)" in body
+    assert "**was number**" in body
+    assert "~~`gone`~~" in body
+
+
+def test_resource_changes_added_column_and_bytes_from_the_file_list() -> None:
+    res = passed()["resources"][0]
+    manifest = {"files": [{"path": "data/ledige.csv", "bytes": 50_000, "sha256": "x"}],
+                "resources": [{"name": "ledige", "path": "data/ledige.csv", "rows": 1300,
+                               "columns": [{"name": "fylke", "type": "string"}]}]}
+    changes = resource_changes(res, manifest)
+    assert changes["rows_delta"] == -66
+    assert changes["bytes_delta"] == -4_900
+    assert [c.get("change") for c in changes["columns"]] == [None, "added"]
+    assert changes["removed"] == []
+
+
+def test_a_resource_not_in_the_last_version_is_new() -> None:
+    changes = resource_changes(passed()["resources"][0], {"resources": []})
+    assert changes["new"] is True
+    assert resource_changes(passed()["resources"][0], None)["new"] is False
+
+
+def test_huge_comment_stays_under_the_limit_and_says_what_was_cut() -> None:
+    big = passed()
+    big["resources"][0]["preview"] = {
+        "columns": [f"col{i}" for i in range(30)],
+        "rows": [["x" * 200] * 30 for _ in range(10)],
+    }
+    reports = [dict(copy.deepcopy(big), package=f"p{i}") for i in range(60)]
+    reports += [failed(f"f{i}", lines=300) for i in range(20)]
+    body = render_comment(reports, head_sha=SHA, artifact_url="https://example.invalid/a/1")
+    assert len(body) < GITHUB_LIMIT
+    assert "Shortened to fit" in body
+    assert "https://example.invalid/a/1" in body
+    assert "`f19`" in body  # every package is still named
+
+
+def test_thousands_of_packages_are_cut_hard_but_fit() -> None:
+    reports = [failed(f"package-{i:05d}") for i in range(3000)]
+    body = render_comment(reports, head_sha=SHA, artifact_url="https://example.invalid/a/1")
+    assert len(body) <= 60_000
+    assert body.startswith(MARKER)
+    assert "cut here" in body
+
+
+def test_secrets_are_masked_and_data_uris_dropped() -> None:
+    console.mask("hunter2-secret-value")
+    report = failed()
+    report["notebooks"][0]["error"]["evalue"] = "token hunter2-secret-value rejected"
+    report["warnings"] = ["see ![plot](data:image/png;base64,iVBORw0KGgo=)"]
+    body = render_comment([report], head_sha=SHA)
+    assert "hunter2-secret-value" not in body
+    assert "data:image" not in body
+
+
+def test_cells_are_escaped_for_markdown_tables() -> None:
+    assert cell("a|b") == "a\\|b"
+    assert cell("<script>") == "&lt;script&gt;"
+    assert cell("two\nlines") == "two lines"
+    assert len(cell("x" * 500)) <= 60
+    assert cell(None) == ""
+
+
+def test_fence_is_longer_than_backticks_inside() -> None:
+    assert fence("plain") == "```"
+    assert fence("has ```` four") == "`````"
+
+
+def test_formatting() -> None:
+    assert fmt_duration(4.23) == "4.2s"
+    assert fmt_duration(125) == "2m 05s"
+    assert fmt_bytes(999) == "999 B"
+    assert fmt_bytes(45_100) == "45.1 kB"
+
+
+def test_no_packages() -> None:
+    body = render_comment([], head_sha=SHA)
+    assert "nothing to test" in body
+
+
+def test_summary_has_resources_but_no_marker() -> None:
+    text = render_summary([passed(), failed()], head_sha=SHA)
+    assert MARKER not in text
+    assert "`ledige`" in text and "1 234" in text
+    assert "ZeroDivisionError" in text
