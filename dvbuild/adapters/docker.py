@@ -1,0 +1,143 @@
+"""The Docker Engine, through the docker SDK: the only module that imports `docker`.
+
+It implements `dvbuild.image.Engine`. Builds go through the low-level
+`APIClient.build(decode=True)` so every log line can be streamed as it comes,
+and a failure carries the whole output of the step that failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import IO, Any
+
+from dvbuild.errors import MissingDependency, ServiceError
+
+LineSink = Callable[[str], None]
+
+
+class BuildFailed(Exception):
+    """The engine reported an error; `step` holds the failing step's log lines."""
+
+    def __init__(self, message: str, step: list[str]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.step = step
+
+
+def _sdk() -> Any:
+    try:
+        import docker
+    except ImportError:
+        raise MissingDependency("docker", "docker") from None
+    return docker
+
+
+class DockerEngine:
+    """A Docker Engine at DOCKER_HOST (TLS variables honoured), else the default socket."""
+
+    def __init__(self, environ: Mapping[str, str], timeout: int = 900) -> None:
+        docker = _sdk()
+        kwargs = docker.utils.kwargs_from_env(environment=dict(environ))
+        self.address = str(kwargs.get("base_url") or "unix:///var/run/docker.sock")
+        try:
+            self.api = docker.APIClient(version="auto", timeout=timeout, **kwargs)
+        except docker.errors.DockerException as e:
+            raise ServiceError(
+                f"no Docker engine answers at {self.address}: {_short(e)}",
+                hint="start Docker, or point DOCKER_HOST at a running engine",
+            ) from None
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.api.ping())
+        except Exception:
+            return False
+
+    def build(
+        self, context: IO[bytes], *, tag: str, labels: Mapping[str, str],
+        buildargs: Mapping[str, str], network_mode: str, log: LineSink,
+    ) -> str:
+        """Build from an uncompressed tar context; returns the image id."""
+        stream = self.api.build(
+            fileobj=context, custom_context=True, tag=tag, labels=dict(labels),
+            buildargs=dict(buildargs), network_mode=network_mode, rm=True, forcerm=True,
+            pull=False, decode=True,
+        )
+        return _follow_build(stream, log)
+
+    def exists(self, ref: str) -> bool:
+        docker = _sdk()
+        try:
+            self.api.inspect_image(ref)
+        except docker.errors.ImageNotFound:
+            return False
+        return True
+
+    def in_registry(self, ref: str, auth: Mapping[str, str] | None) -> bool:
+        """Whether the registry holds `ref` (asked through the engine, with its credentials)."""
+        docker = _sdk()
+        try:
+            self.api.inspect_distribution(ref, auth_config=dict(auth) if auth else None)
+        except docker.errors.APIError as e:
+            if e.status_code in (401, 403, 404) or "not found" in str(e).lower():
+                return False
+            raise ServiceError(f"cannot ask the registry about {ref}: {_short(e)}") from None
+        return True
+
+    def tag(self, image: str, ref: str) -> None:
+        repository, tag = split_ref(ref)
+        self.api.tag(image, repository, tag)
+
+    def push(self, ref: str, auth: Mapping[str, str] | None, log: LineSink) -> None:
+        repository, tag = split_ref(ref)
+        stream = self.api.push(repository, tag=tag, auth_config=dict(auth) if auth else None,
+                               stream=True, decode=True)
+        for event in stream:
+            if "error" in event:
+                raise ServiceError(f"push of {ref} failed: {event['error']}",
+                                   hint="check the registry address and its credentials")
+            if event.get("status") and "id" not in event:
+                log(str(event["status"]))
+
+    def labels(self, ref: str) -> dict[str, str]:
+        config = self.api.inspect_image(ref).get("Config") or {}
+        return dict(config.get("Labels") or {})
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """'host:5000/a/b:tag' -> ('host:5000/a/b', 'tag'); the tag defaults to 'latest'."""
+    name, _, tag = ref.rpartition(":")
+    if not name or "/" in tag:
+        return ref, "latest"
+    return name, tag
+
+
+def _follow_build(stream: Iterable[dict[str, Any]], log: LineSink) -> str:
+    step: list[str] = []
+    image_id = ""
+    pending = ""
+    for event in stream:
+        if "stream" in event:
+            pending += str(event["stream"])
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                if line.startswith("Step "):
+                    step = []
+                step.append(line)
+                log(line)
+        if "aux" in event and isinstance(event["aux"], dict) and "ID" in event["aux"]:
+            image_id = str(event["aux"]["ID"])
+        if "error" in event:
+            if pending:
+                step.append(pending)
+                log(pending)
+            raise BuildFailed(str(event["error"]).strip(), step)
+    if pending:
+        log(pending)
+    if not image_id:
+        raise BuildFailed("the engine reported no image id", step)
+    return image_id
+
+
+def _short(error: Exception) -> str:
+    return str(error).splitlines()[0][:300] if str(error) else type(error).__name__

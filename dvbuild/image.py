@@ -1,0 +1,602 @@
+"""One Docker image per data package: choose and render the Dockerfile, assemble the
+build context, tag, and build through an `Engine` (adapters/docker.py).
+
+The steps are split so a dry run is "plan and print": `plan()` is I/O on the
+repository only (git, files), `build_packages()` adds the engine.
+
+    plan(settings, package)  -> Plan (Dockerfile text, context files, tags, labels)
+    context_tar(plan)        -> the tar the engine builds from
+    build_one(...)           -> skip if the content-hash tag exists, else build (+ push)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tarfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import IO, Any, Protocol
+
+from dvbuild import __version__, console, gitio
+from dvbuild.errors import DvbuildError, PackageFailed, ServiceError
+from dvbuild.inputs import input_hash
+from dvbuild.package import Package
+from dvbuild.settings import Settings
+
+DEFAULT_EXTRAS = ("s3", "elastic")
+IMAGE_UID = 10001
+HOST_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+# Never sent to the engine, whatever .dockerignore says: VCS data, editor and
+# kernel droppings, and the usual places people keep credentials.
+ALWAYS_EXCLUDED = (
+    ".git", "**/.git", "**/.ipynb_checkpoints", "**/__pycache__", "**/*.pyc",
+    "**/.env", "**/.env.*", "**/.netrc", "**/.pypirc", "**/*.pem", "**/*.key",
+    "**/.aws", "**/.docker", "**/.vault-token",
+)
+
+
+class Engine(Protocol):
+    """What building needs from a container engine (adapters/docker.py implements it)."""
+
+    address: str
+
+    def build(
+        self, context: IO[bytes], *, tag: str, labels: Mapping[str, str],
+        buildargs: Mapping[str, str], network_mode: str, log: Callable[[str], None],
+    ) -> str: ...
+
+    def exists(self, ref: str) -> bool: ...
+
+    def in_registry(self, ref: str, auth: Mapping[str, str] | None) -> bool: ...
+
+    def tag(self, image: str, ref: str) -> None: ...
+
+    def push(self, ref: str, auth: Mapping[str, str] | None, log: Callable[[str], None]) -> None: ...
+
+
+@dataclass(frozen=True)
+class ContextFile:
+    arcname: str  # path inside the build context
+    source: Path | None = None  # a file on disk, or
+    data: bytes | None = None  # generated content
+    mode: int = 0o644
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an image of a package is called, decided before anything is built."""
+
+    package: Package
+    repository: str  # registry/name
+    commit: str
+    input_hash: str
+    dirty: tuple[str, ...] = ()  # input files that differ from the commit
+
+    @property
+    def content_tag(self) -> str:
+        """The input hash, unless the work tree differs from the commit it hashes."""
+        return "" if self.dirty else self.input_hash
+
+    @property
+    def tags(self) -> list[str]:
+        tags = [self.content_tag] if self.content_tag else []
+        return [f"{self.repository}:{t}" for t in [*tags, self.commit_tag]]
+
+    @property
+    def commit_tag(self) -> str:
+        return self.commit + ("-dirty" if self.dirty else "")
+
+
+@dataclass(frozen=True)
+class Plan:
+    target: Target
+    dockerfile: str
+    dockerfile_source: str  # "template" or the package's own Dockerfile (repo-relative)
+    files: tuple[ContextFile, ...]
+    labels: Mapping[str, str]
+
+
+@dataclass
+class BuildResult:
+    package: str
+    path: str
+    status: str  # built | skipped | failed | planned
+    image: str | None = None  # the content-hash reference (else the first tag)
+    tags: list[str] = field(default_factory=list)
+    image_id: str | None = None
+    pushed: bool = False
+    duration: float = 0.0
+    message: str = ""
+    error: str | None = None
+    dockerfile: str | None = None
+    context: list[str] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        doc = {k: v for k, v in self.__dict__.items() if k not in ("dockerfile", "context")}
+        if self.dockerfile is not None:
+            doc["dockerfile"] = self.dockerfile
+            doc["context"] = self.context
+        return doc
+
+
+# ---- naming -----------------------------------------------------------------------
+
+
+def repository(settings: Settings, package: Package) -> str:
+    """`<registry>/<name>`, or just the name when dvbuild.yaml sets no registry."""
+    registry = (settings.config.registry or "").rstrip("/")
+    return f"{registry}/{package.name}" if registry else package.name
+
+
+def image_ref(settings: Settings, package: Package) -> str:
+    """The image a scheduled job runs: registry/name:<input hash at HEAD>."""
+    return f"{repository(settings, package)}:{input_hash(settings, package)}"
+
+
+def extra_ref(settings: Settings, package: Package, tag: str) -> str:
+    """--tag TAG: a plain tag goes on the package's repository, a full reference as is."""
+    return tag if ("/" in tag or ":" in tag) else f"{repository(settings, package)}:{tag}"
+
+
+# ---- the Dockerfile ---------------------------------------------------------------
+
+
+def base_image(settings: Settings, package: Package) -> str:
+    """The package's `image.base`, else dvbuild.yaml `base_image`."""
+    own = (package.get("image", {}) or {}).get("base") if isinstance(package.get("image"), dict) else None
+    return str(own) if own else settings.config.base_image
+
+
+def extras(package: Package) -> list[str]:
+    """dvbuild extras installed in the image: `image.extras`, else s3 + elastic (publish)."""
+    spec = package.get("image")
+    if isinstance(spec, dict) and isinstance(spec.get("extras"), list):
+        return [str(e) for e in spec["extras"]]
+    return list(DEFAULT_EXTRAS)
+
+
+def render_dockerfile(
+    *, name: str, path: str, base_image: str, wheel: str, extras: Sequence[str],
+    apt: bool, ca: bool, uid: int = IMAGE_UID,
+) -> str:
+    """The template rendered (pure: strings in, text out)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())), keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined, autoescape=False,
+    )
+    return env.get_template("Dockerfile.j2").render(
+        name=name, path=path, base_image=base_image, wheel=wheel, extras=list(extras),
+        apt=apt, ca=ca, uid=uid, dvbuild_version=__version__,
+    )
+
+
+def templates_dir() -> Path:
+    import dvbuild
+
+    for candidate in (Path(dvbuild.__file__).parent / "templates",
+                      Path(dvbuild.__file__).parent.parent / "templates"):
+        if (candidate / "Dockerfile.j2").is_file():
+            return candidate
+    raise DvbuildError("dvbuild's templates folder is missing", hint="reinstall dvbuild")
+
+
+def choose_dockerfile(
+    settings: Settings, package: Package, *, wheel: str, ca: bool,
+) -> tuple[str, str]:
+    """(text, source): the package's own Dockerfile wins, else the template."""
+    own = package.folder / "Dockerfile"
+    if own.is_file():
+        return own.read_text(encoding="utf-8"), _rel(package, "Dockerfile")
+    text = render_dockerfile(
+        name=package.name, path=package.path, base_image=base_image(settings, package),
+        wheel=wheel, extras=extras(package), apt=(package.folder / "apt.txt").is_file(), ca=ca,
+    )
+    return text, "template"
+
+
+def _rel(package: Package, name: str) -> str:
+    return name if package.path == "." else f"{package.path}/{name}"
+
+
+# ---- the build context ------------------------------------------------------------
+
+
+def dockerignore_patterns(text: str) -> list[str]:
+    """Patterns of a .dockerignore file, in order ('!' keeps its meaning)."""
+    patterns = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        body = line[1:].strip() if negate else line
+        body = str(PurePosixPath("/" + body.lstrip("/"))).lstrip("/") or "."
+        patterns.append(("!" if negate else "") + body)
+    return patterns
+
+
+def ignored(path: str, patterns: Iterable[str]) -> bool:
+    """Docker's rule: the last matching pattern decides; a match on a parent counts."""
+    result = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        body = pattern[1:] if negate else pattern
+        if _matches(path, body):
+            result = not negate
+    return result
+
+
+def _matches(path: str, pattern: str) -> bool:
+    regex = _pattern_regex(pattern)
+    parts = PurePosixPath(path).parts
+    return any(regex.fullmatch("/".join(parts[:i])) for i in range(1, len(parts) + 1))
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    """Go's filepath.Match plus `**` (any number of folders), as docker reads it."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        c = pattern[i]
+        end = pattern.find("]", i + 1)
+        if c == "[" and end > i:
+            body = pattern[i + 1:end]
+            out.append("[" + ("^" + body[1:] if body[:1] in "!^" and body else body) + "]")
+            i = end + 1
+            continue
+        out.append({"*": "[^/]*", "?": "[^/]"}.get(c, re.escape(c)))
+        i += 1
+    return re.compile("".join(out))
+
+
+def package_files(settings: Settings, package: Package) -> list[str]:
+    """Monorepo-relative files of the package and its depends_on paths: tracked or
+    untracked-but-not-git-ignored, minus .dockerignore rules and ALWAYS_EXCLUDED."""
+    specs = [package.path if package.path != "." else "."]
+    specs += [f":(glob){d}" if any(c in d for c in "*?[") else d for d in package.depends_on]
+    files = set(gitio.ls_files(settings.root, *specs))
+    if (settings.root / "dvbuild.yaml").is_file():
+        files.add("dvbuild.yaml")
+    root_rules = _read_ignore(settings.root / ".dockerignore")
+    own_rules = _read_ignore(package.folder / ".dockerignore") if package.path != "." else []
+    prefix = "" if package.path == "." else package.path + "/"
+    kept = []
+    for f in sorted(files):
+        if ignored(f, ALWAYS_EXCLUDED) or ignored(f, root_rules):
+            continue
+        if prefix and f.startswith(prefix) and ignored(f[len(prefix):], own_rules):
+            continue
+        if (settings.root / f).is_file():
+            kept.append(f)
+    return kept
+
+
+def _read_ignore(path: Path) -> list[str]:
+    return dockerignore_patterns(path.read_text(encoding="utf-8")) if path.is_file() else []
+
+
+def host_ca_bundle(environ: Mapping[str, str]) -> Path | None:
+    """The CA bundle pip uses on this machine, so pip in the build trusts the same roots."""
+    for candidate in (environ.get("PIP_CERT"), environ.get("SSL_CERT_FILE"),
+                      environ.get("REQUESTS_CA_BUNDLE"), *HOST_CA_BUNDLES):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+def context_files(
+    settings: Settings, package: Package, dockerfile: str, wheel: Path, ca: Path | None,
+) -> list[ContextFile]:
+    files = [ContextFile("Dockerfile", data=dockerfile.encode())]
+    files.append(ContextFile(f".dvbuild/{wheel.name}", source=wheel))
+    if ca is not None:
+        files.append(ContextFile(".dvbuild/ca-certificates.crt", source=ca))
+    for name in ("requirements.txt", "apt.txt"):
+        own = package.folder / name
+        files.append(ContextFile(f".dvbuild/{name}", source=own) if own.is_file()
+                     else ContextFile(f".dvbuild/{name}", data=b""))
+    for rel in package_files(settings, package):
+        source = settings.root / rel
+        mode = 0o755 if source.stat().st_mode & 0o111 else 0o644
+        files.append(ContextFile(f"repo/{rel}", source=source, mode=mode))
+    return files
+
+
+def context_tar(files: Iterable[ContextFile], out: IO[bytes]) -> None:
+    """A deterministic tar (fixed owner and times), so equal inputs give equal layers."""
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for f in files:
+            data = f.data if f.data is not None else f.source.read_bytes()  # type: ignore[union-attr]
+            info = tarfile.TarInfo(f.arcname)
+            info.size, info.mode, info.mtime = len(data), f.mode, 0
+            tar.addfile(info, io.BytesIO(data))
+    out.seek(0)
+
+
+# ---- dvbuild itself, as a wheel ----------------------------------------------------
+
+
+def dvbuild_wheel(cache: Path) -> Path:
+    """A wheel of the running dvbuild, built from its source checkout (reproducibly:
+    the same source gives the same bytes, so the layer stays cached)."""
+    import dvbuild
+
+    source = Path(dvbuild.__file__).resolve().parent.parent
+    if not (source / "pyproject.toml").is_file():
+        raise DvbuildError(
+            f"cannot find dvbuild's source next to {dvbuild.__file__}",
+            hint="dvbuild build needs dvbuild installed from a source checkout (pip install -e .)",
+        )
+    out = cache / "wheel"
+    if out.exists():
+        for old in out.glob("*.whl"):
+            old.unlink()
+    import importlib.util
+    import sys
+
+    from dvbuild.util import cmd_output
+
+    isolation = [] if importlib.util.find_spec("hatchling") is None else ["--no-build-isolation"]
+    # hatchling's wheels are reproducible by default (fixed timestamps).
+    cmd_output(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation,
+               "-w", str(out), str(source))
+    wheels = sorted(out.glob("dvbuild-*.whl"))
+    if not wheels:
+        raise DvbuildError(f"building dvbuild's wheel left nothing in {out}")
+    return wheels[0]
+
+
+# ---- planning -----------------------------------------------------------------------
+
+
+def head_commit(settings: Settings) -> str:
+    """The commit being built: on a pull request the PR's head, not GitHub's merge commit."""
+    gh = settings.github
+    if gh.event_name and gh.event_name.startswith("pull_request") and gh.event_path:
+        try:
+            event = json.loads(Path(gh.event_path).read_text(encoding="utf-8"))
+            sha = event["pull_request"]["head"]["sha"]
+            if isinstance(sha, str) and sha:
+                return sha
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    return gitio.rev_parse("HEAD", settings.git_root)
+
+
+def dirty_files(settings: Settings, package: Package) -> list[str]:
+    """Files of the package's inputs that differ from HEAD (not git-ignored)."""
+    from dvbuild.util import split_z
+
+    specs = [settings.prefix + (package.path if package.path != "." else "")]
+    specs += [settings.prefix + d for d in package.depends_on]
+    out = gitio.git("status", "--porcelain", "-z", "--untracked-files=all", "--no-renames", "--",
+                    *[f":(glob){s}" if "*" in s else s or "." for s in specs],
+                    cwd=settings.git_root)
+    return [entry[3:] for entry in split_z(out)]
+
+
+def source_url(settings: Settings) -> str:
+    gh = settings.github
+    if gh.repository:
+        return f"{gh.server_url.rstrip('/')}/{gh.repository}"
+    try:
+        url = gitio.git("config", "--get", "remote.origin.url", cwd=settings.git_root).decode()
+    except DvbuildError:
+        return ""
+    return re.sub(r"//[^/@]*@", "//", url.strip())  # never a token from the URL
+
+
+def labels(settings: Settings, package: Package, commit: str, digest: str) -> dict[str, str]:
+    oci = "org.opencontainers.image"
+    found = {
+        f"{oci}.source": source_url(settings),
+        f"{oci}.revision": commit,
+        f"{oci}.created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        f"{oci}.version": package.version,
+        f"{oci}.title": package.title,
+        f"{oci}.description": package.description,
+        "io.dvbuild.package": package.name,
+        "io.dvbuild.path": package.path,
+        "io.dvbuild.input-hash": digest,
+        "io.dvbuild.version": __version__,
+    }
+    return {k: v for k, v in found.items() if v}
+
+
+def target(settings: Settings, package: Package, commit: str | None = None) -> Target:
+    return Target(
+        package=package, repository=repository(settings, package),
+        commit=commit or head_commit(settings), input_hash=input_hash(settings, package),
+        dirty=tuple(dirty_files(settings, package)),
+    )
+
+
+def plan(settings: Settings, t: Target, wheel: Path) -> Plan:
+    package = t.package
+    ca = host_ca_bundle(settings.environ)
+    dockerfile, source = choose_dockerfile(settings, package, wheel=wheel.name, ca=ca is not None)
+    return Plan(
+        target=t, dockerfile=dockerfile, dockerfile_source=source,
+        files=tuple(context_files(settings, package, dockerfile, wheel, ca)),
+        labels=labels(settings, package, t.commit, t.input_hash),
+    )
+
+
+# ---- building -----------------------------------------------------------------------
+
+
+def registry_auth(environ: Mapping[str, str]) -> dict[str, str] | None:
+    """DVBUILD_REGISTRY_USERNAME/PASSWORD; None lets the engine use the docker config."""
+    user = environ.get("DVBUILD_REGISTRY_USERNAME")
+    password = environ.get("DVBUILD_REGISTRY_PASSWORD")
+    if not (user and password):
+        return None
+    console.mask(password)
+    return {"username": user, "password": password}
+
+
+def engine_for(settings: Settings) -> Engine:
+    from dvbuild.adapters.docker import DockerEngine
+
+    engine = DockerEngine(settings.environ)
+    if not engine.ping():
+        raise ServiceError(f"no Docker engine answers at {engine.address}",
+                           hint="start Docker, or point DOCKER_HOST at a running engine")
+    return engine
+
+
+def engine_available(settings: Settings) -> bool:
+    try:
+        engine_for(settings)
+    except DvbuildError:
+        return False
+    return True
+
+
+class Wheels:
+    """dvbuild's wheel, built on first use only (a no-change run never needs it)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._wheel: Path | None = None
+
+    def __call__(self) -> Path:
+        if self._wheel is None:
+            self._wheel = dvbuild_wheel(self.folder)
+        return self._wheel
+
+
+def build_packages(
+    settings: Settings, packages: Sequence[Package], *, push: bool = False,
+    tag: str | None = None, dry_run: bool = False, commit: str | None = None,
+    engine: Engine | None = None,
+) -> list[BuildResult]:
+    """Plan, then (unless dry_run) build each package; a failing package does not
+    stop the others: its result says `failed`."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="dvbuild-build-") as tmp:
+        wheels = Wheels(Path(tmp))
+        if dry_run:
+            return [_dry(settings, p, wheels, commit) for p in packages]
+        if engine is None:
+            try:
+                engine = engine_for(settings)
+            except ServiceError as e:
+                return [_failed(p, str(e)) for p in packages]
+        return [_build_safely(settings, engine, p, wheels, push, tag, commit) for p in packages]
+
+
+def _dry(settings: Settings, package: Package, wheels: Wheels, commit: str | None) -> BuildResult:
+    p = plan(settings, target(settings, package, commit), wheels())
+    return BuildResult(package.name, package.path, "planned", image=p.target.tags[0],
+                       tags=p.target.tags, dockerfile=p.dockerfile,
+                       context=[f.arcname for f in p.files],
+                       message=f"Dockerfile from {p.dockerfile_source}")
+
+
+def _failed(package: Package, message: str) -> BuildResult:
+    return BuildResult(package.name, package.path, "failed", error=console.redact(message))
+
+
+def _build_safely(
+    settings: Settings, engine: Engine, package: Package, wheels: Wheels, push: bool,
+    tag: str | None, commit: str | None,
+) -> BuildResult:
+    started = time.monotonic()
+    try:
+        result = build_one(settings, engine, package, wheels=wheels, push=push, tag=tag,
+                           commit=commit)
+    except DvbuildError as e:
+        result = _failed(package, str(e))
+    result.duration = round(time.monotonic() - started, 3)
+    return result
+
+
+def build_one(
+    settings: Settings, engine: Engine, package: Package, *, wheels: Callable[[], Path],
+    push: bool = False, tag: str | None = None, commit: str | None = None,
+) -> BuildResult:
+    t = target(settings, package, commit)
+    auth = registry_auth(settings.environ)
+    tags = t.tags + ([extra_ref(settings, package, tag)] if tag else [])
+    result = BuildResult(package.name, package.path, "built", image=tags[0], tags=tags)
+    if push and t.dirty:
+        raise PackageFailed(package.name, "will not push an image of uncommitted files: "
+                            + ", ".join(t.dirty[:5]), hint="commit them, or build without --push")
+    if t.content_tag and _skip(settings, engine, t, auth, push, result):
+        return result
+    p = plan(settings, t, wheels())
+    with console.group(f"build {package.name}"):
+        result.image_id = _engine_build(engine, p, tags[0])
+    for ref in tags[1:]:
+        engine.tag(result.image_id, ref)
+    if push:
+        _push_all(engine, tags, auth, result)
+    result.message = f"built {tags[0]}"
+    return result
+
+
+def _skip(
+    settings: Settings, engine: Engine, t: Target, auth: Mapping[str, str] | None, push: bool,
+    result: BuildResult,
+) -> bool:
+    """True when an image with this content-hash tag exists (registry first, then local)."""
+    ref = t.tags[0]
+    if settings.config.registry and engine.in_registry(ref, auth):
+        result.status, result.message = "skipped", f"{ref} is already in the registry"
+        return True
+    if engine.exists(ref):
+        result.status, result.message = "skipped", f"{ref} already exists in the engine"
+        if push:
+            _push_all(engine, [ref], auth, result)
+        return True
+    return False
+
+
+def _engine_build(engine: Engine, p: Plan, ref: str) -> str:
+    import tempfile
+
+    from dvbuild.adapters.docker import BuildFailed
+
+    with tempfile.TemporaryFile() as context:
+        context_tar(p.files, context)
+        try:
+            return engine.build(
+                context, tag=ref, labels=p.labels, network_mode="host", log=console.log,
+                buildargs={"DVBUILD_COMMIT": p.target.commit,
+                           "DVBUILD_INPUT_HASH": p.target.input_hash},
+            )
+        except BuildFailed as e:
+            step = "\n".join(e.step[-200:])
+            raise PackageFailed(p.target.package.name, f"image build failed: {e.message}\n{step}",
+                                hint=_build_hint(e.message + step)) from None
+
+
+def _build_hint(text: str) -> str:
+    if "requirements.txt" in text:
+        return "check the package's requirements.txt: pip's error is above"
+    if "apt-get" in text:
+        return "check the package's apt.txt"
+    return ""
+
+
+def _push_all(engine: Engine, refs: Iterable[str], auth: Mapping[str, str] | None,
+              result: BuildResult) -> None:
+    for ref in refs:
+        engine.push(ref, auth, console.log)
+    result.pushed = True
