@@ -1,0 +1,77 @@
+"""`dvbuild publish DIR... --store URL [--catalog URL]` and `--rollback VERSION NAME`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from dvbuild import console
+from dvbuild.commands import JSON_OPTION, environ
+from dvbuild.errors import UsageError
+
+TARGETS = typer.Argument(None, metavar="DIR...",
+                         help="Built package directories (or NAME with --rollback).")
+STORE_OPTION = typer.Option(None, "--store", help="s3://bucket/prefix or file:///dir")
+CATALOG_OPTION = typer.Option(None, "--catalog", help="http(s)://elasticsearch or file:///dir")
+ROLLBACK_OPTION = typer.Option(None, "--rollback", metavar="VERSION",
+                               help="Point NAME's latest.json back at this complete version.")
+COMMIT_OPTION = typer.Option(None, "--commit", help="Commit sha, when no report.json has one.")
+INPUT_HASH_OPTION = typer.Option(None, "--input-hash",
+                                 help="Input hash, when no report.json has one.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("publish")(publish)
+
+
+def publish(
+    targets: list[str] = TARGETS,
+    store: str = STORE_OPTION,
+    catalog: str = CATALOG_OPTION,
+    rollback: str = ROLLBACK_OPTION,
+    commit: str = COMMIT_OPTION,
+    input_hash: str = INPUT_HASH_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> int:
+    """Publish built package directories as versions in a store (and a catalog)."""
+    from dvbuild import publish as pub
+
+    if not store:
+        raise UsageError("--store is required", hint="--store s3://bucket/prefix or file:///dir")
+    env = environ()
+    if rollback:
+        return _rollback(targets or [], rollback, store, catalog, as_json)
+    results = pub.publish_dirs([Path(t) for t in targets or []], store, catalog, environ=env,
+                               commit=commit, input_hash=input_hash)
+    failed = [r for r in results if r.status == "failed"]
+    if as_json:
+        console.emit_json({"store": store, "catalog": catalog,
+                           "packages": [r.as_dict() for r in results]})
+    else:
+        for r in results:
+            state = r.error if r.status == "failed" else ("latest" if r.latest else "not latest")
+            console.echo(f"{r.name}\t{r.version}\t{r.status}\t{state}")
+    for r in failed:
+        console.annotate("error", f"{r.name}: publish failed: {r.error}")
+    return 1 if failed else 0
+
+
+def _rollback(targets: list[str], version: str, store_url: str, catalog_url: str | None,
+              as_json: bool) -> int:
+    from dvbuild import publish as pub
+    from dvbuild.catalogs import open_catalog
+    from dvbuild.stores import open_store
+
+    if len(targets) != 1:
+        raise UsageError("--rollback takes exactly one package NAME",
+                         hint="dvbuild publish --rollback VERSION NAME --store URL")
+    env = environ()
+    store = open_store(store_url, env)
+    catalog = open_catalog(catalog_url, env) if catalog_url else None
+    doc = pub.rollback(store, targets[0], version, catalog=catalog)
+    if as_json:
+        console.emit_json({"name": targets[0], "latest": doc})
+    else:
+        console.echo(f"{targets[0]}: latest is now {doc.get('version')}")
+    return 0

@@ -1,0 +1,43 @@
+"""`dvbuild versions NAME --store URL`: the complete versions of a package, newest first."""
+
+from __future__ import annotations
+
+import typer
+
+from dvbuild import console
+from dvbuild.commands import JSON_OPTION, environ
+from dvbuild.commands.publish import STORE_OPTION
+from dvbuild.errors import UsageError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("versions")(versions)
+
+
+def versions(
+    name: str = typer.Argument(..., help="The package name."),
+    store: str = STORE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> int:
+    """List a package's complete versions (newest first); * marks latest."""
+    from dvbuild import publish as pub
+    from dvbuild.stores import open_store
+
+    if not store:
+        raise UsageError("--store is required", hint="--store s3://bucket/prefix or file:///dir")
+    opened = open_store(store, environ())
+    current = (pub.latest(opened, name) or {}).get("version")
+    rows = [{"version": m["version"], "published": m.get("published"),
+             "commit": m.get("commit"), "input_hash": m.get("input_hash"),
+             "files": len(m.get("files", [])), "bytes": m.get("bytes"),
+             "latest": m["version"] == current}
+            for m in pub.manifests(opened, name)]
+    if as_json:
+        console.emit_json({"name": name, "latest": current, "versions": rows})
+    else:
+        if not rows:
+            console.log(f"{name}: no complete versions in {store}")
+        for r in rows:
+            mark = "*" if r["latest"] else " "
+            console.echo(f"{mark} {r['version']}\t{r['published']}\t{r['commit'] or '-'}")
+    return 0

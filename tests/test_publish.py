@@ -1,0 +1,281 @@
+"""Publishing to the file store and file catalog: layout, idempotence, order, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dvbuild import publish as pub
+from dvbuild.catalogs import open_catalog
+from dvbuild.errors import ConfigError, ServiceError
+from dvbuild.stores import open_store
+from dvbuild.stores.file import FileStore
+
+VERSION_RE = re.compile(r"^1\.2\.0-[0-9a-f]{12}$")
+
+
+def make_dir(root: Path, name: str = "demo", rows: int = 3, **extra: Any) -> Path:
+    folder = root / name
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    descriptor = {
+        "name": name, "version": "1.2.0", "title": "Demo data", "keywords": ["x"],
+        "resources": [{"name": "tab", "path": "data/tab.csv", "mediatype": "text/csv",
+                       "schema": {"fields": [{"name": "a", "type": "integer"},
+                                             {"name": "b", "type": "string"}]}}],
+        **extra,
+    }
+    (folder / "datapackage.json").write_text(json.dumps(descriptor))
+    (folder / "data" / "tab.csv").write_text("a,b\n" + "".join(f"{i},x{i}\n" for i in range(rows)))
+    (folder / "README.md").write_text("# demo\n")
+    (folder / "main.ipynb").write_text('{"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": {}}')
+    (folder / "main.html").write_text("<html></html>")
+    (folder / "main.py").write_text("print(1)\n")  # not published
+    return folder
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    return (tmp_path / "store").as_uri()
+
+
+@pytest.fixture
+def catalog_url(tmp_path: Path) -> str:
+    return (tmp_path / "catalog").as_uri()
+
+
+def publish(folder: Path, store_url: str, catalog_url: str | None = None,
+            **kw: Any) -> pub.PublishResult:
+    [result] = pub.publish_dirs([folder], store_url, catalog_url, environ={}, **kw)
+    return result
+
+
+def test_publish_layout(tmp_path: Path, store_url: str) -> None:
+    folder = make_dir(tmp_path / "out")
+    (folder / "report.json").write_text(json.dumps({"commit": "abc123", "input_hash": "f" * 64}))
+    result = publish(folder, store_url)
+    assert result.status == "published" and result.latest and result.uploaded == 5
+    assert VERSION_RE.match(result.version or "")
+    root = tmp_path / "store" / "demo"
+    latest = json.loads((root / "latest.json").read_text())
+    assert set(latest) == {"version", "manifest_sha256", "published"}
+    assert latest["version"] == result.version
+    vdir = root / "versions" / result.version
+    files = sorted(p.relative_to(vdir).as_posix() for p in vdir.rglob("*") if p.is_file())
+    assert files == ["README.md", "_manifest.json", "data/tab.csv", "datapackage.json",
+                     "main.html", "main.ipynb"]
+    import hashlib
+
+    manifest_bytes = (vdir / "_manifest.json").read_bytes()
+    assert latest["manifest_sha256"] == hashlib.sha256(manifest_bytes).hexdigest()
+    manifest = json.loads(manifest_bytes)
+    assert [f["path"] for f in manifest["files"]] == [f for f in files if f != "_manifest.json"]
+    for f in manifest["files"]:
+        assert f["bytes"] == (vdir / f["path"]).stat().st_size
+        assert f["sha256"] == hashlib.sha256((vdir / f["path"]).read_bytes()).hexdigest()
+    assert manifest["commit"] == "abc123" and manifest["input_hash"] == "f" * 64
+    assert manifest["resources"] == [{
+        "name": "tab", "path": "data/tab.csv", "format": None, "mediatype": "text/csv",
+        "bytes": (folder / "data/tab.csv").stat().st_size,
+        "sha256": manifest["files"][1]["sha256"], "rows": 3,
+        "columns": [{"name": "a", "type": "integer"}, {"name": "b", "type": "string"}]}]
+    assert result.version == pub.version_id("1.2.0", manifest["files"])
+
+    store = open_store(store_url, {})
+    assert pub.latest(store, "demo") == latest
+    assert pub.read_manifest(store, "demo", result.version) == manifest
+    assert pub.versions(store, "demo") == [result.version]
+    assert pub.latest(store, "nope") is None and pub.read_manifest(store, "demo", "1.0.0-x") is None
+
+
+def test_same_content_publishes_nothing(tmp_path: Path, store_url: str) -> None:
+    folder = make_dir(tmp_path / "out")
+    first = publish(folder, store_url, commit="c1")
+    latest = (tmp_path / "store/demo/latest.json").read_bytes()
+    second = publish(folder, store_url, commit="c2")
+    assert second.status == "unchanged" and second.uploaded == 0 and second.skipped == 6 - 1
+    assert second.version == first.version and second.latest
+    assert (tmp_path / "store/demo/latest.json").read_bytes() == latest
+    assert pub.versions(open_store(store_url, {}), "demo") == [first.version]
+
+
+def test_new_content_moves_latest_and_rollback(tmp_path: Path, store_url: str, cli: Any) -> None:
+    first = publish(make_dir(tmp_path / "a", rows=3), store_url)
+    second = publish(make_dir(tmp_path / "b", rows=4), store_url)
+    assert first.version != second.version and second.latest
+    store = open_store(store_url, {})
+    assert pub.versions(store, "demo") == [second.version, first.version]
+    res = cli("versions", "demo", "--store", store_url, "--json")
+    assert res.code == 0, res.err
+    assert [(v["version"], v["latest"]) for v in res.json()["versions"]] == [
+        (second.version, True), (first.version, False)]
+    res = cli("publish", "--rollback", first.version, "demo", "--store", store_url, "--json")
+    assert res.code == 0, res.err
+    assert res.json()["latest"]["version"] == first.version
+    assert pub.latest(store, "demo")["version"] == first.version  # type: ignore[index]
+    res = cli("publish", "--rollback", "1.2.0-000000000000", "demo", "--store", store_url)
+    assert res.code == 2 and "no complete version" in res.err
+
+
+def test_latest_never_moves_backwards(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "s")
+    assert pub.move_latest(store, "p", "1.0.0-aaaaaaaaaaaa", "x", "2026-01-02T00:00:00.000Z")
+    assert not pub.move_latest(store, "p", "1.0.0-bbbbbbbbbbbb", "y", "2026-01-01T00:00:00.000Z")
+    assert pub.latest(store, "p")["version"] == "1.0.0-aaaaaaaaaaaa"  # type: ignore[index]
+    assert pub.move_latest(store, "p", "1.0.0-bbbbbbbbbbbb", "y", "2026-01-03T00:00:00.000Z")
+
+
+class FlakyStore(FileStore):
+    """A real file store whose writes start failing after `budget` files (a crash)."""
+
+    def __init__(self, root: Path, budget: int) -> None:
+        super().__init__(root)
+        self.budget = budget
+        self.concurrency = 1
+        self.writes: list[str] = []
+
+    def write(self, key: str, source: Path | bytes, **kw: Any) -> None:
+        if self.budget <= 0:
+            raise ServiceError("connection lost")
+        self.budget -= 1
+        self.writes.append(key)
+        super().write(key, source, **kw)
+
+
+def test_interrupted_publish_is_invisible_and_rerun_finishes(tmp_path: Path) -> None:
+    old = pub.collect(make_dir(tmp_path / "a", rows=1))
+    pub.publish_bundle(FileStore(tmp_path / "s"), None, old)
+    bundle = pub.collect(make_dir(tmp_path / "b", rows=9))
+    flaky = FlakyStore(tmp_path / "s", budget=2)
+    result = pub.publish_bundle(flaky, None, bundle)
+    assert result.status == "failed" and "connection lost" in (result.error or "")
+    assert pub.latest(flaky, "demo")["version"] == old.version  # type: ignore[index]
+    assert pub.versions(flaky, "demo") == [old.version]
+    again = FlakyStore(tmp_path / "s", budget=100)
+    result = pub.publish_bundle(again, None, bundle)
+    assert result.status == "published" and result.uploaded == 3 and result.skipped == 2
+    assert len(again.writes) == 3  # only what was missing
+    assert pub.latest(again, "demo")["version"] == bundle.version  # type: ignore[index]
+
+
+def test_concurrent_publishes_end_on_one_complete_version(tmp_path: Path, store_url: str) -> None:
+    dirs = [make_dir(tmp_path / f"d{i}", rows=i + 1) for i in range(6)]
+    results: list[pub.PublishResult] = []
+    threads = [threading.Thread(target=lambda d=d: results.append(publish(d, store_url)))
+               for d in dirs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r.status == "published" for r in results)
+    store = open_store(store_url, {})
+    latest = pub.latest(store, "demo")
+    assert latest and latest["version"] in pub.versions(store, "demo")
+    assert len(pub.versions(store, "demo")) == 6
+
+
+def test_catalog_documents(tmp_path: Path, store_url: str, catalog_url: str) -> None:
+    first = publish(make_dir(tmp_path / "a", rows=2), store_url, catalog_url, commit="c1")
+    second = publish(make_dir(tmp_path / "b", rows=5), store_url, catalog_url, commit="c2")
+    publish(make_dir(tmp_path / "b", rows=5), store_url, catalog_url, commit="c2")
+    catalog = open_catalog(catalog_url, {})
+    [package] = catalog.packages()
+    assert package["name"] == "demo" and package["version"] == second.version
+    assert package["title"] == "Demo data" and package["commit"] == "c2"
+    assert package["resources"][0]["rows"] == 5
+    assert package["notebooks"][0]["html_url"].endswith(f"{second.version}/main.html")
+    runs = catalog.runs("demo")
+    assert [r["status"] for r in runs] == ["unchanged", "published", "published"]
+    assert runs[0]["rows"] == {"tab": 5} and runs[2]["version"] == first.version
+    assert catalog.runs("other") == []
+    assert [v["version"] for v in catalog.versions("demo")] == [second.version, first.version]
+    root = tmp_path / "catalog"
+    assert (root / "dvbuild-packages/demo.json").is_file()
+    assert (root / f"dvbuild-versions/demo@{first.version}.json").is_file()
+
+
+def test_stale_package_document_is_ignored(tmp_path: Path) -> None:
+    catalog = open_catalog((tmp_path / "c").as_uri(), {})
+    run = {"package": "p", "started": "2026-01-01T00:00:00.000Z"}
+    catalog.publish({"name": "p", "version": "new", "published_ms": 2}, {"name": "p", "version": "new"}, run)
+    catalog.publish({"name": "p", "version": "old", "published_ms": 1}, {"name": "p", "version": "old"}, run)
+    assert [p["version"] for p in catalog.packages()] == ["new"]
+
+
+def test_cli_publish_json(tmp_path: Path, store_url: str, cli: Any) -> None:
+    folder = make_dir(tmp_path / "out")
+    res = cli("publish", folder, "--store", store_url, "--json")
+    assert res.code == 0, res.err
+    doc = res.json()
+    assert doc["store"] == store_url and doc["packages"][0]["status"] == "published"
+    assert "published" in res.err  # the summary line goes to stderr
+
+
+BadCase = Callable[[Path], None]
+
+
+def _no_descriptor(d: Path) -> None:
+    (d / "datapackage.json").unlink()
+
+
+def _missing_file(d: Path) -> None:
+    (d / "data/tab.csv").unlink()
+
+
+def _escaping(d: Path) -> None:
+    (d.parent / "secret.csv").write_text("x\n")
+    _set_path(d, "../secret.csv")
+
+
+def _absolute(d: Path) -> None:
+    _set_path(d, str(d / "data/tab.csv"))
+
+
+def _symlink_out(d: Path) -> None:
+    (d.parent / "secret.csv").write_text("x\n")
+    os.symlink(d.parent / "secret.csv", d / "data/link.csv")
+    _set_path(d, "data/link.csv")
+
+
+def _bad_version(d: Path) -> None:
+    desc = json.loads((d / "datapackage.json").read_text())
+    (d / "datapackage.json").write_text(json.dumps({**desc, "version": "v1"}))
+
+
+def _set_path(d: Path, path: str) -> None:
+    desc = json.loads((d / "datapackage.json").read_text())
+    desc["resources"][0]["path"] = path
+    (d / "datapackage.json").write_text(json.dumps(desc))
+
+
+@pytest.mark.parametrize(("spoil", "message", "pointer"), [
+    (_no_descriptor, "no datapackage.json here", ""),
+    (_missing_file, "resource file 'data/tab.csv' is missing", "/resources/0/path"),
+    (_escaping, "is not inside the package folder", "/resources/0/path"),
+    (_absolute, "is not inside the package folder", "/resources/0/path"),
+    (_symlink_out, "links outside the package folder", "/resources/0/path"),
+    (_bad_version, "version is 'v1'", "/version"),
+])
+def test_bad_input_writes_nothing(tmp_path: Path, store_url: str, cli: Any, spoil: BadCase,
+                                  message: str, pointer: str) -> None:
+    good = make_dir(tmp_path / "good", name="good")
+    bad = make_dir(tmp_path / "bad")
+    spoil(bad)
+    with pytest.raises(ConfigError) as e:
+        pub.publish_dirs([good, bad], store_url, None, environ={})
+    assert message in str(e.value) and e.value.problems[0].pointer == pointer
+    res = cli("publish", good, bad, "--store", store_url)
+    assert res.code == 2 and message in res.err and "Traceback" not in res.err
+    assert not (tmp_path / "store").exists()
+
+
+def test_unwritable_store_is_a_clear_failure(tmp_path: Path, cli: Any) -> None:
+    (tmp_path / "ro").write_text("a file where the store folder should be")
+    res = cli("publish", make_dir(tmp_path / "out"), "--store", (tmp_path / "ro").as_uri())
+    assert res.code == 1 and "cannot write" in res.err and "Traceback" not in res.err
