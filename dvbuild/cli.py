@@ -7,49 +7,73 @@ function, never at module level, so `dvbuild detect` starts fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from importlib import import_module
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from dvbuild import console
 from dvbuild.errors import ConfigError, DvbuildError
+
+if TYPE_CHECKING:
+    import typer
 
 COMMANDS = (
     "detect", "validate", "init", "test", "run", "build", "publish", "versions",
     "render", "status", "comment", "local",
 )
 
-app = typer.Typer(
-    name="dvbuild",
-    help="CI builds for notebook data packages in a git monorepo.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+_app: typer.Typer | None = None
 
 
-def _print_version(value: bool) -> None:
-    if value:
-        from dvbuild import __version__
+def _make_app() -> typer.Typer:
+    # typer (and click) cost ~0.1 s to import; built on first use so `detect` can skip it.
+    import typer
 
-        typer.echo(__version__)
-        raise typer.Exit(0)
+    app = typer.Typer(
+        name="dvbuild",
+        help="CI builds for notebook data packages in a git monorepo.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+
+    def _print_version(value: bool) -> None:
+        if value:
+            from dvbuild import __version__
+
+            typer.echo(__version__)
+            raise typer.Exit(0)
+
+    @app.callback()
+    def _root(
+        version: bool = typer.Option(
+            False, "--version", help="Print the version and exit.", is_eager=True,
+            callback=_print_version,
+        ),
+    ) -> None:
+        pass
+
+    _register(app)
+    return app
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False, "--version", help="Print the version and exit.", is_eager=True,
-        callback=_print_version,
-    ),
-) -> None:
-    pass
+def get_app() -> typer.Typer:
+    global _app
+    if _app is None:
+        _app = _make_app()
+    return _app
 
 
-def _register() -> None:
+def __getattr__(name: str) -> Any:
+    if name == "app":  # `from dvbuild.cli import app` still works
+        return get_app()
+    raise AttributeError(name)
+
+
+def _register(app: typer.Typer) -> None:
     for name in COMMANDS:
         try:
             module = import_module(f"dvbuild.commands.{name}")
@@ -68,9 +92,33 @@ def report(error: DvbuildError) -> None:
     console.log(f"error: {error}")
 
 
+def _fast_detect(args: list[str]) -> int | None:
+    """`dvbuild detect` starts every CI job: plain option lists skip typer entirely."""
+    if args[:1] != ["detect"]:
+        return None
+    from dvbuild import detect_cli
+
+    opts = detect_cli.parse_fast(args[1:])
+    if opts is None:
+        return None
+    try:
+        return detect_cli.run(opts, os.environ)
+    except DvbuildError as e:
+        report(e)
+        return e.exit_code
+    except KeyboardInterrupt:
+        console.log("interrupted")
+        return 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    _register()
     args = list(sys.argv[1:] if argv is None else argv)
+    fast = _fast_detect(args)
+    if fast is not None:
+        return fast
+    import typer
+
+    app = get_app()
     try:
         result = app(args=args, prog_name="dvbuild", standalone_mode=False)
     except typer.Exit as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from dvbuild.errors import CalledProcessError, UsageError
@@ -53,3 +54,155 @@ def get_changed_files(old: str, new: str, cwd: Path) -> list[str]:
     out = git("diff-tree", "-r", "-z", "--no-renames", "--name-only", "--no-commit-id",
               "--ignore-submodules=none", old, new, cwd=cwd)
     return split_z(out)
+
+
+# --- what `detect` needs: trees, diffs, blobs, history -------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One `git ls-tree` line."""
+
+    mode: str
+    type: str  # blob | tree | commit (a submodule)
+    oid: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """One `git diff-tree --raw` line (renames are off, so one path per change)."""
+
+    old_mode: str
+    new_mode: str
+    old_oid: str
+    new_oid: str
+    status: str  # A, D, M, T (type change); never R/C with --no-renames
+    path: str
+
+
+def _try(*args: str, cwd: Path) -> tuple[int, bytes, bytes]:
+    return cmd_output("git", "-c", "core.quotepath=off", *args, cwd=cwd, check=False)
+
+
+def ls_tree(rev: str, cwd: Path, *pathspecs: str, trees: bool = False) -> list[Entry]:
+    """Every file (and with trees=True every folder) at rev; paths from the git root."""
+    args = ["ls-tree", "-r", "-z", "--full-tree"] + (["-t"] if trees else [])
+    out = git(*args, rev, "--", *pathspecs, cwd=cwd)
+    entries = []
+    for record in split_z(out):
+        meta, _, path = record.partition("\t")
+        mode, kind, oid = meta.split(" ")
+        entries.append(Entry(mode, kind, oid, path))
+    return entries
+
+
+def parse_raw(out: bytes) -> list[Change]:
+    """Parse `--raw -z` output: ':old new oldsha newsha S\\0path\\0' records."""
+    fields = split_z(out)
+    changes = []
+    for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+        old_mode, new_mode, old_oid, new_oid, status = meta.lstrip(":").split(" ")
+        changes.append(Change(old_mode, new_mode, old_oid, new_oid, status[:1], path))
+    return changes
+
+
+def diff_trees(old: str, new: str, cwd: Path, *pathspecs: str) -> list[Change]:
+    """Two-dot: what differs between the trees of old and new (renames split in two,
+    submodule pointers and mode-only changes included)."""
+    out = git("diff-tree", "-r", "-z", "--raw", "--no-renames", "--no-commit-id",
+              "--ignore-submodules=none", old, new, "--", *pathspecs, cwd=cwd)
+    return parse_raw(out)
+
+
+def diff_worktree(old: str, cwd: Path, *pathspecs: str) -> list[Change]:
+    """What differs between old's tree and the working tree, untracked files included."""
+    out = git("diff-index", "-z", "--raw", "--no-renames", "--ignore-submodules=none",
+              old, "--", *pathspecs, cwd=cwd)
+    changes = parse_raw(out)
+    untracked = git("ls-files", "-z", "--others", "--exclude-standard", "--full-name",
+                    "--", *pathspecs, cwd=cwd)
+    changes += [Change("000000", "100644", ZERO_SHA, ZERO_SHA, "A", p) for p in split_z(untracked)]
+    return changes
+
+
+def cat_blobs(oids: list[str], cwd: Path) -> dict[str, bytes]:
+    """The contents of many blobs in one `git cat-file --batch` call."""
+    unique = list(dict.fromkeys(oids))
+    if not unique:
+        return {}
+    out = cmd_output("git", "cat-file", "--batch", cwd=cwd,
+                     stdin=("\n".join(unique) + "\n").encode())[1]
+    blobs: dict[str, bytes] = {}
+    pos = 0
+    for oid in unique:
+        eol = out.index(b"\n", pos)
+        header = out[pos:eol].split(b" ")
+        pos = eol + 1
+        if header[-1] == b"missing":
+            continue
+        size = int(header[2])
+        blobs[oid] = out[pos:pos + size]
+        pos += size + 1
+    return blobs
+
+
+def merge_base(a: str, b: str, cwd: Path) -> str | None:
+    code, out, _ = _try("merge-base", a, b, cwd=cwd)
+    return out.decode().strip() if code == 0 and out.strip() else None
+
+
+def is_shallow(cwd: Path) -> bool:
+    return git("rev-parse", "--is-shallow-repository", cwd=cwd).decode().strip() == "true"
+
+
+def parents(rev: str, cwd: Path) -> list[str]:
+    return git("rev-list", "--parents", "-n", "1", rev, cwd=cwd).decode().split()[1:]
+
+
+def remote_exists(cwd: Path, remote: str = "origin") -> bool:
+    return _try("remote", "get-url", remote, cwd=cwd)[0] == 0
+
+
+def fetch(cwd: Path, *refspecs: str, depth: int | None = None, deepen: int | None = None,
+          unshallow: bool = False, remote: str = "origin") -> bool:
+    """`git fetch` without tags or prompts; False when the remote refused."""
+    args = ["fetch", "--no-tags", "--quiet", "--no-write-fetch-head"]
+    if depth is not None:
+        args.append(f"--depth={depth}")
+    if deepen is not None:
+        args.append(f"--deepen={deepen}")
+    if unshallow:
+        args.append("--unshallow")
+    return _try(*args, remote, *refspecs, cwd=cwd)[0] == 0
+
+
+def resolve(rev: str, cwd: Path) -> str | None:
+    """The commit sha of rev, or None (no error) when git does not know it."""
+    code, out, _ = _try("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=cwd)
+    return out.decode().strip() if code == 0 else None
+
+
+def default_branch(cwd: Path, remote: str = "origin") -> str | None:
+    """The default branch's name: origin/HEAD if set, else the first of main/master
+    that exists on the remote-tracking side or locally."""
+    code, out, _ = _try("symbolic-ref", "--quiet", f"refs/remotes/{remote}/HEAD", cwd=cwd)
+    if code == 0:
+        return out.decode().strip().removeprefix(f"refs/remotes/{remote}/")
+    for name in ("main", "master", "trunk"):
+        if resolve(f"refs/remotes/{remote}/{name}", cwd) or resolve(f"refs/heads/{name}", cwd):
+            return name
+    return None
+
+
+def branch_ref(name: str, cwd: Path, remote: str = "origin") -> str | None:
+    """A local ref for a branch name: remote-tracking first (that is what CI has)."""
+    for ref in (f"refs/remotes/{remote}/{name}", f"refs/heads/{name}"):
+        if resolve(ref, cwd):
+            return ref
+    return None
+
+
+def refresh_index(cwd: Path) -> None:
+    """Re-stat the index so files touched but unchanged do not show up as modified."""
+    _try("update-index", "-q", "--refresh", cwd=cwd)

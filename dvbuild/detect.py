@@ -1,0 +1,286 @@
+"""Which packages a change touches: changed paths -> packages, with the reasons.
+
+`select()` is pure (strings in, strings out). `detect()` feeds it: `refs`
+resolves the two commits, git lists what differs and where the package folders
+are, `tree` reads only the descriptors it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from dvbuild import gitio, refs, tree
+from dvbuild.errors import ConfigError, Problem
+from dvbuild.globs import GlobError, GlobSet
+from dvbuild.package import DESCRIPTOR, Package
+from dvbuild.settings import CONFIG_FILE, Settings
+
+
+@dataclass
+class Selection:
+    """select()'s answer: package folders with their reasons, and the rest."""
+
+    reasons: dict[str, list[str]] = field(default_factory=dict)
+    all: bool = False
+    global_hits: list[str] = field(default_factory=list)
+    unowned: list[str] = field(default_factory=list)
+
+
+def owner(path: str, folders: Collection[str]) -> str | None:
+    """The nearest package folder above path ('.' is the monorepo root itself)."""
+    parent = PurePosixPath(path).parent
+    while True:
+        key = str(parent)
+        if key in folders:
+            return key
+        if key == ".":
+            return None
+        parent = parent.parent
+
+
+def select(changed: Iterable[str], folders: Collection[str], *, removed: Collection[str] = (),
+           global_: Sequence[str] = (), ignore: Sequence[str] = (),
+           depends: Mapping[str, Sequence[str]] | None = None) -> Selection:
+    """Paths (relative to the monorepo root) -> the package folders they select.
+
+    A path selects the nearest package folder above it, every package whose
+    `depends_on` matches it, and every package if a `global` glob matches it. A path
+    matching `ignore` selects nothing. A path below a removed package is that
+    package's; any other path nothing selects is `unowned`."""
+    ignored, globals_ = GlobSet(ignore), GlobSet(global_)
+    groups = _depends_groups(depends or {})
+    folder_set, removed_set = set(folders), set(removed)
+    sel = Selection()
+    for path in sorted(set(changed)):
+        if ignored.matches(path):
+            continue
+        hit = owner(path, folder_set)
+        if hit is not None:
+            sel.reasons.setdefault(hit, []).append(path)
+        if globals_.matches(path):
+            sel.global_hits.append(path)
+            hit = hit or "*"
+        for globs, dependants in groups:
+            if globs.matches(path):
+                for folder in dependants:
+                    if path not in sel.reasons.setdefault(folder, []):
+                        sel.reasons[folder].append(path)
+                hit = hit or "*"
+        if hit is None and owner(path, removed_set) is None:
+            sel.unowned.append(path)
+    if sel.global_hits:
+        sel.all = True
+        for folder in folder_set:
+            sel.reasons[folder] = _merge(sel.global_hits, sel.reasons.get(folder, []))
+    return sel
+
+
+def _depends_groups(depends: Mapping[str, Sequence[str]]) -> list[tuple[GlobSet, list[str]]]:
+    """Packages grouped by identical depends_on lists, so each list compiles once."""
+    by_globs: dict[tuple[str, ...], list[str]] = {}
+    for folder, globs in depends.items():
+        by_globs.setdefault(tuple(globs), []).append(folder)
+    return [(GlobSet(globs), folders) for globs, folders in by_globs.items()]
+
+
+def _merge(first: list[str], second: list[str]) -> list[str]:
+    return list(dict.fromkeys([*second, *first]))
+
+
+@dataclass(frozen=True)
+class Removed:
+    name: str
+    path: str
+
+
+@dataclass
+class Detection:
+    base: str | None
+    head: str | None
+    all: bool = False
+    fork: bool = False
+    packages: list[Package] = field(default_factory=list)
+    reasons: dict[str, list[str]] = field(default_factory=dict)  # by package path
+    removed: list[Removed] = field(default_factory=list)
+    unowned: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    event: str | None = None
+    worktree: bool = False  # head is the working tree (uncommitted changes count)
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.packages]
+
+    def matrix(self) -> dict[str, list[dict[str, str]]]:
+        return {"include": [{"name": p.name, "path": p.path} for p in self.packages]}
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "base": self.base, "head": self.head, "all": self.all, "fork": self.fork,
+            "packages": [{"name": p.name, "path": p.path, "reasons": self.reasons.get(p.path, [])}
+                         for p in self.packages],
+            "removed": [{"name": r.name, "path": r.path} for r in self.removed],
+            "unowned": self.unowned,
+            "matrix": self.matrix(),
+            "notices": self.notices,
+        }
+
+
+def detect(settings: Settings, *, base: str | None = None, head: str | None = None,
+           event_path: Path | None = None, event_name: str | None = None,
+           all_: bool = False) -> Detection:
+    rng = refs.resolve(settings, base=base, head=head, event_path=event_path,
+                       event_name=event_name, all_=all_)
+    found = Detection(base=rng.base, head=rng.head, fork=rng.fork, notices=rng.notices,
+                      event=rng.event, worktree=rng.worktree)
+    if rng.nothing:
+        found.base = None
+        return found
+    snap = _snapshot(settings, rng)
+    _check_nesting(snap.folders)
+    if rng.all:
+        found.all, found.base = True, None
+        why = rng.notices[-1] if rng.notices else "every package"
+        return _finish(found, snap, {f: [why] for f in snap.folders}, {})
+    changes = _changes(settings, rng)
+    removed = _removed_folders(changes, snap.folders)
+    depends = snap.depends_on(found.notices)
+    sel = select([c.path for c in changes], snap.folders, removed=removed,
+                 global_=_globs(settings.config.global_, "global"),
+                 ignore=_globs(settings.config.ignore, "ignore"), depends=depends)
+    found.all, found.unowned = sel.all, sel.unowned
+    if sel.all:
+        found.notices.append(f"global file changed ({', '.join(sel.global_hits[:3])}): every package")
+    return _finish(found, snap, sel.reasons, removed)
+
+
+def _finish(found: Detection, snap: _Snapshot, reasons: dict[str, list[str]],
+            removed: Mapping[str, str]) -> Detection:
+    folders = sorted(f for f in reasons if f in snap.folder_set)
+    found.packages = sorted(snap.load(folders), key=lambda p: p.path)
+    _check_unique(found.packages)
+    found.reasons = {f: reasons[f] for f in folders}
+    found.removed = [Removed(snap.removed_name(oid, f), f) for f, oid in sorted(removed.items())]
+    return found
+
+
+def _globs(patterns: Sequence[str], key: str) -> tuple[str, ...]:
+    problems = []
+    for i, p in enumerate(patterns):
+        try:
+            GlobSet([p])
+        except GlobError as e:
+            problems.append(Problem(CONFIG_FILE, f"bad glob {p!r}: {e}", pointer=f"/{key}/{i}",
+                                    expected="a gitignore-style glob (see docs/detect.md)"))
+    if problems:
+        raise ConfigError(problems)
+    return tuple(patterns)
+
+
+def _changes(settings: Settings, rng: refs.Range) -> list[gitio.Change]:
+    spec = [f":(literal){settings.prefix.rstrip('/')}"] if settings.prefix else []
+    cwd = settings.git_root
+    if rng.worktree:
+        gitio.refresh_index(cwd)
+        raw = gitio.diff_worktree(rng.base or gitio.EMPTY_TREE, cwd, *spec)
+    else:
+        assert rng.head is not None
+        raw = gitio.diff_trees(rng.base or gitio.EMPTY_TREE, rng.head, cwd, *spec)
+    n = len(settings.prefix)
+    return [_relative(c, n) for c in raw if c.path.startswith(settings.prefix)]
+
+
+def _relative(change: gitio.Change, n: int) -> gitio.Change:
+    return gitio.Change(change.old_mode, change.new_mode, change.old_oid, change.new_oid,
+                        change.status, change.path[n:])
+
+
+def _removed_folders(changes: list[gitio.Change], folders: Collection[str]) -> dict[str, str]:
+    """{folder: old descriptor blob} for packages whose datapackage.json went away."""
+    removed = {}
+    for c in changes:
+        name = PurePosixPath(c.path)
+        if c.status == "D" and name.name == DESCRIPTOR and str(name.parent) not in folders:
+            removed[str(name.parent)] = c.old_oid
+    return removed
+
+
+def _check_nesting(folders: Collection[str]) -> None:
+    folder_set = set(folders)
+    problems = []
+    for f in sorted(folder_set):
+        outer = owner(f"{f}/x", folder_set - {f}) if f != "." else None
+        if outer is not None:
+            problems.append(Problem(tree.display(f), f"package nested inside package {outer}",
+                                    expected="package folders that do not contain other "
+                                             "package folders"))
+    if problems:
+        raise ConfigError(problems, hint="move the inner package out, or delete one datapackage.json")
+
+
+def _check_unique(packages: list[Package]) -> None:
+    seen: dict[str, Package] = {}
+    problems = []
+    for p in packages:
+        if p.name in seen:
+            problems.append(Problem(p.descriptor_file, f"name {p.name!r} is also used by "
+                                    f"{seen[p.name].descriptor_file}", pointer="/name",
+                                    expected="a name unique in the repository"))
+        seen[p.name] = p
+    if problems:
+        raise ConfigError(problems)
+
+
+class _Snapshot:
+    """The package folders at head (a commit, or the working tree) and their descriptors."""
+
+    def __init__(self, settings: Settings, rng: refs.Range) -> None:
+        self.settings = settings
+        self.worktree = rng.worktree
+        if rng.worktree:
+            listed = gitio.ls_files(settings.root, f"*{DESCRIPTOR}", DESCRIPTOR)
+            on_disk = [f for f in listed if (settings.root / f).is_file()]
+            self.blobs = {str(PurePosixPath(f).parent): "" for f in on_disk
+                          if PurePosixPath(f).name == DESCRIPTOR}
+        else:
+            assert rng.head is not None
+            self.blobs = tree.descriptor_blobs(settings, rng.head)
+        self.folders = sorted(self.blobs)
+        self.folder_set = set(self.folders)
+        self._contents: dict[str, bytes] | None = None
+
+    def contents(self) -> dict[str, bytes]:
+        if self._contents is None:
+            if self.worktree:
+                root = self.settings.root
+                self._contents = {f: (root / tree.display(f)).read_bytes() for f in self.folders}
+            else:
+                self._contents = tree.read(self.settings, self.blobs)
+        return self._contents
+
+    def _keyed(self) -> tuple[dict[str, str], dict[str, bytes]]:
+        """(folder -> key, key -> bytes): blob ids for commits, folders for the worktree."""
+        if self.worktree:
+            return {f: f for f in self.folders}, self.contents()
+        return self.blobs, self.contents()
+
+    def depends_on(self, notices: list[str]) -> dict[str, tuple[str, ...]]:
+        keys, contents = self._keyed()
+        found, broken = tree.depends_on(keys, contents)
+        for file in broken:
+            notices.append(f"{file}: not valid JSON; its depends_on is not known")
+        return found
+
+    def load(self, folders: list[str]) -> list[Package]:
+        keys, contents = self._keyed()
+        return tree.load(self.settings, keys, folders, contents)
+
+    def removed_name(self, oid: str, folder: str) -> str:
+        return tree.name_at(self.settings, oid, folder)
+
+
+def _snapshot(settings: Settings, rng: refs.Range) -> _Snapshot:
+    return _Snapshot(settings, rng)

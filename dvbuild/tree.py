@@ -1,0 +1,121 @@
+"""Packages as a commit (not the working tree) has them, read with a few git calls.
+
+`git ls-tree` lists every datapackage.json with its blob id in one call; one
+`git cat-file --batch` reads the descriptors that are needed. No descriptor is
+parsed unless its package is a candidate (or names a `depends_on`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from dvbuild import gitio
+from dvbuild.errors import ConfigError, Problem
+from dvbuild.package import DESCRIPTOR, NAME_RE, Package
+from dvbuild.settings import Settings
+
+
+def descriptor_blobs(settings: Settings, rev: str) -> dict[str, str]:
+    """{package folder relative to the monorepo root: blob id of its datapackage.json}.
+    ls-tree cannot filter by glob, so its listing is filtered here, as bytes (fast)."""
+    spec = [f":(literal){settings.prefix.rstrip('/')}"] if settings.prefix else []
+    out = gitio.git("ls-tree", "-r", "-z", "--full-tree", rev, "--", *spec, cwd=settings.git_root)
+    n = len(settings.prefix)
+    found: dict[str, str] = {}
+    for record in out.split(b"\0"):
+        if not record.endswith(_NAME) or record[-len(_NAME) - 1:-len(_NAME)] not in (b"/", b"\t"):
+            continue
+        meta, _, raw_path = record.partition(b"\t")
+        if not meta.endswith(b" ") and meta.split(b" ")[1] == b"blob":
+            path = raw_path.decode("utf-8", errors="surrogateescape")[n:]
+            found[str(PurePosixPath(path).parent)] = meta.split(b" ")[2].decode()
+    return found
+
+
+_NAME = DESCRIPTOR.encode()
+
+
+def display(folder: str) -> str:
+    return DESCRIPTOR if folder == "." else f"{folder}/{DESCRIPTOR}"
+
+
+def parse(raw: bytes, file: str) -> dict[str, Any]:
+    """The descriptor object; malformed JSON names the file, line and column."""
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(Problem(file, f"not UTF-8 text (byte {e.start})",
+                                  expected="a JSON object")) from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(Problem(file, f"malformed JSON: {e.msg}", line=e.lineno,
+                                  column=e.colno, expected="a JSON object")) from None
+    except RecursionError:
+        raise ConfigError(Problem(file, "JSON nested too deeply", expected="a JSON object")) from None
+    if not isinstance(data, dict):
+        raise ConfigError(Problem(file, f"top level is {type(data).__name__}",
+                                  expected="a JSON object"))
+    return data
+
+
+def make_package(settings: Settings, folder: str, data: dict[str, Any]) -> Package:
+    name = data.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ConfigError(Problem(display(folder), f"name is {name!r}", pointer="/name",
+                                  expected="a lowercase slug: a-z, 0-9, '-', '_', '.'"))
+    return Package(name=name, path=folder, folder=_abs(settings.root, folder), descriptor=data)
+
+
+def _abs(root: Path, folder: str) -> Path:
+    return root if folder == "." else root / folder
+
+
+def read(settings: Settings, blobs: dict[str, str]) -> dict[str, bytes]:
+    """The descriptors' contents, by blob id, in one git call."""
+    return gitio.cat_blobs(list(blobs.values()), settings.git_root)
+
+
+def load(settings: Settings, blobs: dict[str, str], folders: list[str],
+         contents: dict[str, bytes]) -> list[Package]:
+    """Packages for the given folders, every problem reported at once."""
+    packages, problems = [], []
+    for folder in folders:
+        try:
+            data = parse(contents.get(blobs[folder], b""), display(folder))
+            packages.append(make_package(settings, folder, data))
+        except ConfigError as e:
+            problems.extend(e.problems)
+    if problems:
+        raise ConfigError(problems)
+    return packages
+
+
+def depends_on(blobs: dict[str, str], contents: dict[str, bytes],
+               ) -> tuple[dict[str, tuple[str, ...]], list[str]]:
+    """({folder: depends_on globs} for packages that declare any, unreadable files).
+    A cheap byte search skips the JSON parse of descriptors without the key."""
+    found: dict[str, tuple[str, ...]] = {}
+    broken = []
+    for folder, oid in blobs.items():
+        raw = contents.get(oid, b"")
+        if b'"depends_on"' not in raw:
+            continue
+        try:
+            value = parse(raw, display(folder)).get("depends_on")
+        except ConfigError:
+            broken.append(display(folder))
+            continue
+        if isinstance(value, list) and value:
+            found[folder] = tuple(str(v) for v in value)
+    return found, broken
+
+
+def name_at(settings: Settings, oid: str, folder: str) -> str:
+    """A removed package's name from its old descriptor; the folder's name if unreadable."""
+    raw = gitio.cat_blobs([oid], settings.git_root).get(oid, b"")
+    try:
+        name = parse(raw, display(folder)).get("name")
+    except ConfigError:
+        name = None
+    return name if isinstance(name, str) and name else PurePosixPath(folder).name
