@@ -197,7 +197,8 @@ def _resources(spec: Any, values: Values) -> dict[str, dict[str, Any]]:
         out = {"requests": dict(spec)}
         if "memory" in spec:
             out["limits"] = {"memory": spec["memory"]}
-    return {kind: {k: _quantity(k, q) for k, q in amounts.items()} for kind, amounts in out.items()}
+    return {kind: {k: _quantity(k, q) for k, q in amounts.items()}
+            for kind, amounts in out.items() if amounts}
 
 
 def _quantity(key: str, value: Any) -> Any:
