@@ -142,7 +142,8 @@ def table_text(rows: list[dict[str, Any]], url: str) -> str:
     for row in rows:
         table.add_row(*_cells(row))
     out = io.StringIO()
-    width = max(120, shutil.get_terminal_size((160, 24)).columns)
+    # a terminal wraps cells to fit; a pipe or log gets whole lines
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 1000
     Console(file=out, width=width, highlight=False, color_system=None).print(table)
     return "\n".join(line.rstrip() for line in out.getvalue().rstrip("\n").splitlines())
 

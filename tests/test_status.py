@@ -1,0 +1,136 @@
+"""`dvbuild status`: schedules from the repo, last runs from a file catalog filled by real publishes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dvbuild.commands.status import package_status
+from dvbuild.package import Package
+from dvbuild.publish import publish_dirs
+
+
+def monorepo(make_repo: Callable[..., Any], config: str = "") -> Any:
+    repo = make_repo(commit=False)
+    if config:
+        repo.write("dvbuild.yaml", config)
+    repo.write_package("packages/weekdays", schedule="15 6 * * 1-5",
+                       resources=[{"name": "data", "path": "data.csv"}])
+    repo.write_package("packages/on-push", resources=[{"name": "data", "path": "data.csv"}])
+    repo.commit("packages")
+    return repo
+
+
+def built(repo: Any, tmp_path: Path, name: str, rows: int) -> Path:
+    """What `dvbuild test` leaves in OUT/<name>/: the package folder plus its outputs."""
+    folder = tmp_path / "build" / name
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(repo.path / "packages" / name, folder)
+    lines = ["id,value"] + [f"{i},{i * i}" for i in range(rows)]
+    (folder / "data.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def publish(repo: Any, tmp_path: Path, name: str, rows: int, catalog: str) -> Any:
+    store = (tmp_path / "store").as_uri()
+    [result] = publish_dirs([built(repo, tmp_path, name, rows)], store, catalog, environ={},
+                            commit=repo.head)
+    assert result.status == "published", result.error
+    return result
+
+
+def test_status_reads_runs_written_by_publish(make_repo, cli, tmp_path):
+    repo = monorepo(make_repo)
+    catalog = (tmp_path / "catalog").as_uri()
+    publish(repo, tmp_path, "weekdays", 2, catalog)
+    second = publish(repo, tmp_path, "weekdays", 3, catalog)
+    publish(repo, tmp_path, "on-push", 5, catalog)
+    result = cli("status", "--repo", repo.path, "--catalog", catalog, "--json")
+    assert result.code == 0, result.err
+    doc = result.json()
+    assert doc["catalog"] == catalog
+    rows = {r["name"]: r for r in doc["packages"]}
+    weekdays = rows["weekdays"]
+    assert weekdays["schedule"] == "15 6 * * 1-5"
+    assert weekdays["when"] == "at 06:15, Monday through Friday, Europe/Oslo"
+    assert len(weekdays["next_runs"]) == 3
+    assert all(datetime.fromisoformat(t).strftime("%H:%M") == "06:15"
+               for t in weekdays["next_runs"])
+    assert weekdays["version"] == second.version
+    last = weekdays["last_run"]
+    assert last["status"] == "published" and last["version"] == second.version
+    assert last["rows"] == 3
+    assert last["bytes"] == second.bytes
+    assert isinstance(last["duration"], float)
+    assert last["commit"] == repo.head
+    push = rows["on-push"]
+    assert (push["schedule"], push["when"], push["next_runs"]) == (None, "on push", [])
+    assert push["last_run"]["rows"] == 5
+
+
+def test_status_table(make_repo, cli, tmp_path):
+    repo = monorepo(make_repo)
+    catalog = (tmp_path / "catalog").as_uri()
+    result = publish(repo, tmp_path, "weekdays", 1234, catalog)
+    out = cli("status", "--repo", repo.path, "--catalog", catalog)
+    assert out.code == 0, out.err
+    assert "at 06:15, Monday through Friday, Europe/Oslo" in out.out
+    assert "on push" in out.out and "never" in out.out
+    assert result.version in out.out
+    assert "1,234" in out.out and "published" in out.out
+
+
+def test_default_catalog_is_the_local_file_catalog(make_repo, cli, tmp_path):
+    repo = monorepo(make_repo)
+    catalog = (repo.path / "out" / "catalog").as_uri()
+    publish(repo, tmp_path, "on-push", 1, catalog)
+    doc = cli("status", "--repo", repo.path, "--json").json()
+    assert doc["catalog"] == catalog
+    assert {r["name"]: r["last_run"] is not None for r in doc["packages"]} == {
+        "weekdays": False, "on-push": True}
+
+
+def test_catalog_from_dvbuild_yaml(make_repo, cli, tmp_path):
+    catalog = (tmp_path / "shared-catalog").as_uri()
+    repo = monorepo(make_repo, f"catalog: {catalog}\n")
+    publish(repo, tmp_path, "weekdays", 1, catalog)
+    doc = cli("status", "--repo", repo.path, "--json").json()
+    assert doc["catalog"] == catalog
+    assert doc["packages"][1]["last_run"]["status"] == "published"
+
+
+def test_empty_catalog_shows_schedules(make_repo, cli, tmp_path):
+    repo = monorepo(make_repo)
+    result = cli("status", "--repo", repo.path, "--catalog", (tmp_path / "none").as_uri(),
+                 "--json")
+    assert result.code == 0
+    assert all(r["last_run"] is None and r["version"] is None for r in result.json()["packages"])
+
+
+def test_invalid_schedule_is_shown_then_exit_2(make_repo, cli, tmp_path):
+    repo = monorepo(make_repo)
+    repo.write_package("packages/weekdays", schedule="99 6 * * *")
+    repo.commit("bad")
+    result = cli("status", "--repo", repo.path, "--catalog", (tmp_path / "c").as_uri(), "--json")
+    assert result.code == 2
+    assert "packages/weekdays/datapackage.json /schedule" in result.err
+    rows = {r["name"]: r for r in json.loads(result.out)["packages"]}
+    assert rows["weekdays"]["when"].startswith("invalid:")
+
+
+def test_package_status_is_pure(tmp_path):
+    package = Package(name="p", path="packages/p", folder=tmp_path,
+                      descriptor={"name": "p", "schedule": "@daily", "timezone": "UTC"})
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=ZoneInfo("UTC"))
+    runs = [{"package": "p", "status": "failed", "version": "0.1.0-abc", "duration": 2.5,
+             "rows": {"a": 2, "b": None, "c": 3}, "bytes": 10, "started": "2026-03-01T00:00:00Z"}]
+    row = package_status(package, runs, None, now)
+    assert row["next_runs"] == ["2026-03-02T00:00:00+00:00", "2026-03-03T00:00:00+00:00",
+                                "2026-03-04T00:00:00+00:00"]
+    assert row["version"] == "0.1.0-abc"
+    assert row["last_run"]["rows"] == 5 and row["last_run"]["status"] == "failed"
