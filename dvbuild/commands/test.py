@@ -1,0 +1,70 @@
+"""`dvbuild test [PATH...]`: test-run packages' notebooks into OUT/<name>/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from dvbuild import console
+from dvbuild.commands import JSON_OPTION, REPO_OPTION, settings_for
+
+DEFAULT_OUT = Path("out")
+PATHS = typer.Argument(None, help="Package folders (default: every package).")
+OUT = typer.Option(DEFAULT_OUT, "--out", help="Where OUT/<name>/ is written.")
+JOBS = typer.Option(0, "--jobs", "-j", min=0, help="Packages in parallel (default: CPUs).")
+
+
+def test(
+    paths: list[Path] = PATHS,
+    out: Path = OUT,
+    jobs: int = JOBS,
+    as_json: bool = JSON_OPTION,
+    repo: Path = REPO_OPTION,
+) -> int:
+    """Convert and test-run notebooks; write OUT/<name>/report.json, executed notebooks, HTML."""
+    from dvbuild import notebooks
+    from dvbuild.package import discover, select
+
+    settings = settings_for(repo)
+    packages = select(discover(settings.root), paths or [], settings.root)
+    reports = notebooks.test_packages(settings, packages, out, jobs=jobs or None)
+    show(reports, out, as_json)
+    return exit_code(reports)
+
+
+def show(reports: list[dict[str, Any]], out: Path, as_json: bool) -> None:
+    from dvbuild.notebooks.report import details, summary_line
+
+    if as_json:
+        console.emit_json({"out": str(out.resolve()), "packages": reports})
+        return
+    if not reports:
+        console.echo("no packages to test")
+    for r in reports:
+        console.echo(summary_line(r))
+    for r in reports:
+        if r["status"] != "passed":
+            for nb in r.get("notebooks", []):
+                err = nb.get("error") or {}
+                console.annotate("error", f"{r['package']}: {r['error']}",
+                                 file=_nb_file(r, nb), line=err.get("cell_number"))
+            console.echo("")
+            for line in details(r):
+                console.echo(line)
+
+
+def _nb_file(report: dict[str, Any], nb: dict[str, Any]) -> str:
+    return nb["path"] if report["path"] == "." else f"{report['path']}/{nb['path']}"
+
+
+def exit_code(reports: list[dict[str, Any]]) -> int:
+    statuses = {r["status"] for r in reports}
+    if "invalid" in statuses:
+        return 2
+    return 1 if statuses - {"passed"} else 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("test")(test)

@@ -1,0 +1,125 @@
+"""Test and production runs of packages' notebooks: copy, run on real kernels, report.
+
+    prepare (parent)   validate -> secrets -> fresh copy at OUT/<name>/ -> job
+    pool (parent)      jobs handed to worker processes, logs prefixed per package
+    worker (child)     engine.run_notebook per notebook -> convert -> resources
+    report (parent)    status, report.json (masked), a last masking sweep
+
+`test_packages` and `run_package` are what other steps call.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from dvbuild import console
+from dvbuild.package import Package
+from dvbuild.settings import Settings
+
+Mode = Literal["test", "run"]
+WORKER_GRACE = 120.0  # kernel start, conversion and resource checks on top of the timeouts
+
+
+def test_packages(settings: Settings, packages: list[Package], out: Path, *,
+                  jobs: int | None = None, mode: Mode = "test",
+                  resolvers: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Run every package (in parallel processes); each report is also OUT/<name>/report.json."""
+    from dvbuild.notebooks import pool, report
+
+    out = out.resolve()
+    _claim(out)
+    prepared = [_prepare(settings, p, out, mode, resolvers) for p in packages]
+    tasks: list[pool.Task] = []
+    for item in prepared:
+        if item.job is None:
+            report.write(item.report, item.dir)
+            console.log(report.summary_line(item.report))
+            continue
+        tasks.append((item.job, _deadline(item), _sink(item, out), _on_done(item)))
+    workers = jobs or os.cpu_count() or 1
+    pool.run_jobs(tasks, workers, _worker_environ(settings))
+    return [item.report for item in prepared]
+
+
+def run_package(settings: Settings, package: Package, out: Path, *, mode: Mode,
+                resolvers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    return test_packages(settings, [package], out, jobs=1, mode=mode, resolvers=resolvers)[0]
+
+
+def _claim(out: Path) -> None:
+    # OUT holds copies of datapackage.json: keep git (and so package discovery) out of it
+    out.mkdir(parents=True, exist_ok=True)
+    ignore = out / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n", encoding="utf-8")
+
+
+def _prepare(settings: Settings, package: Package, out: Path, mode: Mode,
+             resolvers: Mapping[str, Any] | None) -> Any:
+    from dvbuild import secrets as secrets_mod
+    from dvbuild.notebooks import prepare
+
+    item = prepare.Prepared(package, out / package.name, prepare.base_report(settings, package, mode))
+    item.report["started_at"] = time.monotonic()
+    problems = prepare.validation_problems(settings, package)
+    if problems:
+        return _failed_early(item, "invalid", "; ".join(problems))
+    chosen = resolvers or secrets_mod.default_resolvers(settings.config.vault, settings.environ)
+    try:
+        values = secrets_mod.resolve_secrets(package.secrets, chosen)
+    except secrets_mod.SecretError as e:
+        return _failed_early(item, "failed", f"{e.message} (no notebook was run)")
+    item.dir = prepare.fresh_copy(package, out)
+    item.job = prepare.make_job(settings, package, item.dir, mode, values)
+    item.secrets = sorted(values.values())
+    return item
+
+
+def _failed_early(item: Any, status: str, message: str) -> Any:
+    import shutil
+
+    if item.dir.exists():
+        shutil.rmtree(item.dir)  # no stale package directory that publish could pick up
+    item.report.update(status=status, error=message)
+    item.report.pop("started_at", None)
+    return item
+
+
+def _deadline(item: Any) -> float:
+    return len(item.job["notebooks"]) * (float(item.job["timeout"]) + WORKER_GRACE)
+
+
+def _sink(item: Any, out: Path) -> Any:
+    log_file = out / f"{item.package.name}.log"
+    log_file.write_text("", encoding="utf-8")
+
+    def sink(line: str) -> None:
+        text = console.redact(line)
+        with log_file.open("a", encoding="utf-8") as f:
+            f.write(text + "\n")
+        console.log(f"[{item.package.name}] {text}")
+
+    return sink
+
+
+def _on_done(item: Any) -> Any:
+    from dvbuild.notebooks import convert, report
+
+    def done(result: dict[str, Any]) -> None:
+        started = item.report.pop("started_at")
+        report.finish(item.report, result, item.dir)
+        item.report["duration"] = round(time.monotonic() - started, 3)
+        convert.sweep(item.dir)
+        report.write(item.report, item.dir)
+        console.log(report.summary_line(item.report))
+
+    return done
+
+
+def _worker_environ(settings: Settings) -> dict[str, str]:
+    # the worker needs the interpreter's environment (PATH, HOME, proxies), not the kernel's
+    return dict(settings.environ) if settings.environ else dict(os.environ)

@@ -1,0 +1,242 @@
+"""Run one notebook with papermill on a real kernel, under a wall-clock timeout.
+
+papermill only knows per-cell timeouts, so a watchdog thread kills the kernel's
+process group when the whole notebook overstays; nbclient then sees a dead
+kernel and papermill returns what ran so far, which we mark. A kernel that
+loses the race for its ZMQ ports before running anything is started again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dvbuild.notebooks import outcome
+
+DEFAULT_KERNEL = "python3"
+START_TIMEOUT = 60
+START_ATTEMPTS = 3
+
+
+@dataclass
+class NotebookRun:
+    path: str
+    status: str = "passed"  # passed | failed | timed_out
+    duration: float = 0.0
+    error: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    nb: Any = None  # the executed NotebookNode
+
+
+class Watchdog:
+    """Kills the kernel's process group once the deadline passes."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.pid: int | None = None
+        self.fired = False
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._wait, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _wait(self) -> None:
+        if self.done.wait(self.timeout):
+            return
+        self.fired = True
+        while not self.done.is_set():
+            self.kill()
+            self.done.wait(0.5)
+
+    def kill(self) -> None:
+        if self.pid is None:
+            return
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(self.pid, signal.SIGKILL)
+                return
+            except (ProcessLookupError, PermissionError, OSError):
+                continue
+
+    def stop(self) -> None:
+        self.done.set()
+
+
+def choose_kernel(nb: Any, display: str) -> tuple[str, list[str]]:
+    """The notebook's kernel if installed here, else the default Python kernel."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    name = (nb.metadata.get("kernelspec") or {}).get("name")
+    if not name:
+        return DEFAULT_KERNEL, [f"{display}: no kernelspec in the notebook; ran on {DEFAULT_KERNEL}"]
+    if name == DEFAULT_KERNEL or name in KernelSpecManager().find_kernel_specs():
+        return str(name), []
+    return DEFAULT_KERNEL, [f"{display}: kernel {name!r} is not installed here; ran on {DEFAULT_KERNEL}"]
+
+
+def unknown_parameters(nb: Any, parameters: dict[str, Any], display: str) -> list[str]:
+    if not parameters:
+        return []
+    import copy
+
+    from papermill.inspection import _infer_parameters
+
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        cell.metadata.setdefault("tags", [])
+    try:
+        known = {p.name for p in _infer_parameters(nb)}
+    except Exception:  # papermill could not parse the cell: its own run will say more
+        return []
+    has_cell = any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
+    unknown = sorted(set(parameters) - known)
+    if not unknown:
+        return []
+    if not has_cell:
+        return [f"{display}: no cell tagged 'parameters'; parameters injected at the top: "
+                + ", ".join(unknown)]
+    return [f"{display}: parameter(s) not defined in the 'parameters' cell: " + ", ".join(unknown)]
+
+
+def _tracked_km(on_start: Callable[[Any], None]) -> type:
+    from jupyter_client.manager import AsyncKernelManager
+
+    class TrackedKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            await super().start_kernel(**kw)
+            on_start(self)
+
+    return TrackedKernelManager
+
+
+@dataclass
+class _State:
+    nb: Any = None
+    running: Any = None
+    started_cells: int = 0
+
+
+def run_notebook(path: Path, display: str, *, parameters: dict[str, Any], timeout: float,
+                 log: Callable[[str], None], on_kernel: Callable[[int], None]) -> NotebookRun:
+    """Execute `path` in place (cwd = its folder); the executed notebook is in the result."""
+    import nbformat as nbformat_module
+
+    nbformat: Any = nbformat_module
+    source = nbformat.read(str(path), as_version=4)
+    run = NotebookRun(path=display)
+    kernel, run.warnings = choose_kernel(source, display)
+    run.warnings += unknown_parameters(source, parameters, display)
+    outcome.tag_sources(source)
+    total = len(source.cells)
+    start = time.monotonic()
+    for attempt in range(1, START_ATTEMPTS + 1):
+        state = _State()
+        exc = _execute(source, path, kernel, parameters, timeout, state, log, on_kernel, total, start)
+        if not _lost_start(exc, state) or attempt == START_ATTEMPTS:
+            break
+        log(f"{display}: kernel did not start ({type(exc).__name__}: {exc}); retrying")
+    run.duration = round(time.monotonic() - start, 3)
+    _conclude(run, state, exc, timeout)
+    return run
+
+
+def _lost_start(exc: BaseException | None, state: _State) -> bool:
+    """A kernel that never ran a cell failed to start: worth another try (ZMQ port race)."""
+    return exc is not None and state.nb is None and not isinstance(exc, _Timeout)
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _execute(source: Any, path: Path, kernel: str, parameters: dict[str, Any], timeout: float,
+             state: _State, log: Callable[[str], None], on_kernel: Callable[[int], None],
+             total: int, start: float) -> BaseException | None:
+    import copy
+
+    import papermill
+
+    dog = Watchdog(max(0.0, timeout - (time.monotonic() - start)))
+
+    def kernel_started(km: Any) -> None:
+        dog.pid = getattr(km.provisioner, "pid", None)
+        if dog.pid is not None:
+            on_kernel(dog.pid)
+
+    def cell_started(cell: Any, cell_index: int) -> None:
+        state.running = cell
+        index = outcome.source_index(cell)
+        where = "injected parameters" if index is None else f"cell {index + 1}/{total}"
+        log(f"{path.name}: {where} (elapsed {time.monotonic() - start:.1f}s)")
+
+    def notebook_started(notebook: Any) -> None:
+        state.nb = notebook
+
+    dog.start()
+    try:
+        papermill.execute_notebook(
+            copy.deepcopy(source), None, parameters=parameters or None, kernel_name=kernel,
+            progress_bar=False, cwd=str(path.parent), start_timeout=START_TIMEOUT,
+            request_save_on_cell_execute=False, kernel_manager_class=_tracked_km(kernel_started),
+            on_cell_start=cell_started, on_notebook_start=notebook_started,
+            **_quiet_kernel(kernel),
+        )
+    except Exception as e:
+        return _Timeout() if dog.fired else e
+    finally:
+        dog.stop()
+    return _Timeout() if dog.fired else None
+
+
+def _quiet_kernel(kernel: str) -> dict[str, Any]:
+    # ipykernel's own start-up warnings on the kernel's stderr are noise in a CI log;
+    # what the notebook prints arrives through the notebook, not through stderr
+    return {"extra_arguments": ["--IPKernelApp.log_level=ERROR"]} if kernel == DEFAULT_KERNEL else {}
+
+
+def _conclude(run: NotebookRun, state: _State, exc: BaseException | None, timeout: float) -> None:
+    nb = state.nb  # None when the kernel never came up: the source file stays as it was
+    if isinstance(exc, _Timeout):
+        run.status = "timed_out"
+        run.error = outcome.mark_stopped(nb, state.running, "Timeout",
+                                         f"the notebook ran longer than its {timeout:g} s timeout; "
+                                         "dvbuild stopped the kernel") if nb is not None else None
+    elif nb is None:
+        run.status = "failed"
+        run.error = {"cell_index": None, "cell_number": None, "source": "",
+                     "ename": type(exc).__name__, "evalue": str(exc), "traceback": ""}
+    else:
+        run.error = outcome.find_error(nb)
+        if run.error is None and exc is not None and not _is_execution_error(exc):
+            run.error = outcome.mark_stopped(nb, state.running, type(exc).__name__,
+                                             _describe(exc))
+        if run.error is not None:
+            run.status = "failed"
+        stop = outcome.find_clean_exit(nb)
+        if run.status == "passed" and stop is not None:
+            run.warnings.append(f"{run.path}: stopped at cell {stop + 1} by sys.exit(0); "
+                                "the cells after it did not run")
+    if nb is not None:
+        outcome.untag_sources(nb)
+    run.nb = nb
+
+
+def _is_execution_error(exc: BaseException) -> bool:
+    from papermill.exceptions import PapermillExecutionError
+
+    return isinstance(exc, PapermillExecutionError)
+
+
+def _describe(exc: BaseException) -> str:
+    from nbclient.exceptions import DeadKernelError
+
+    if isinstance(exc, DeadKernelError):
+        return "the kernel died while running this cell (it exited or was killed)"
+    return str(exc)

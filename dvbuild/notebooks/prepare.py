@@ -1,0 +1,148 @@
+"""Before any kernel starts: validate, resolve secrets, copy the folder, build the job.
+
+The package folder is copied to OUT/<name>/ (fresh) and run there, so the git
+checkout is never written to and OUT/<name>/ ends up a complete package
+directory. `depends_on` folders stay where they are in the monorepo and are put
+on the kernel's PYTHONPATH (each folder itself, and the monorepo root, so both
+`import mylib` and `import shared.mylib` work).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dvbuild.errors import DvbuildError
+from dvbuild.package import Package
+from dvbuild.settings import Settings
+
+IGNORED = (".ipynb_checkpoints", "__pycache__", ".git", ".DS_Store")
+
+
+@dataclass
+class Prepared:
+    package: Package
+    dir: Path
+    report: dict[str, Any]
+    job: dict[str, Any] | None = None  # None: the package failed before running
+    secrets: list[str] = field(default_factory=list)
+
+
+def base_report(settings: Settings, package: Package, mode: str) -> dict[str, Any]:
+    return {
+        "package": package.name, "path": package.path, "status": None, "duration": 0.0,
+        "commit": _commit(settings, mode), "input_hash": _input_hash(settings, package, mode),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"), "mode": mode,
+        "notebooks": [], "resources": [], "warnings": [], "error": None,
+    }
+
+
+def _commit(settings: Settings, mode: str) -> str | None:
+    from dvbuild import gitio
+
+    env = settings.environ.get("DVBUILD_COMMIT") or None
+    if mode == "run" and env:
+        return env
+    try:
+        return gitio.git("rev-parse", "HEAD", cwd=settings.git_root).decode().strip() or env
+    except DvbuildError:
+        return env
+
+
+def _input_hash(settings: Settings, package: Package, mode: str) -> str | None:
+    from dvbuild import inputs
+
+    env = settings.environ.get("DVBUILD_INPUT_HASH") or None
+    if mode == "run" and env:
+        return env
+    try:
+        return inputs.input_hash(settings, package)
+    except DvbuildError:
+        return env
+
+
+def validation_problems(settings: Settings, package: Package) -> list[str]:
+    """Problems from dvbuild.validate when it is there, plus notebooks that do not exist."""
+    problems: list[str] = []
+    try:
+        from dvbuild import validate
+    except ImportError:
+        validate = None  # type: ignore[assignment]
+    if validate is not None:
+        try:
+            problems += [str(p) for p in validate.validate(settings, [package.folder])]
+        except DvbuildError as e:
+            problems.append(str(e))
+    for rel in package.notebooks:
+        if not (package.folder / rel).is_file():
+            problems.append(f"{package.descriptor_file} /notebooks: {rel} does not exist")
+    if not package.notebooks:
+        problems.append(f"{package.path}: no notebooks to run")
+    return list(dict.fromkeys(problems))
+
+
+def fresh_copy(package: Package, out: Path) -> Path:
+    target = out / package.name
+    if target.exists():
+        shutil.rmtree(target)
+    skip = {out.resolve()}
+
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        return [n for n in names if n in IGNORED or (Path(folder) / n).resolve() in skip]
+
+    shutil.copytree(package.folder, target, ignore=ignore, symlinks=True, copy_function=_copy)
+    return target
+
+
+def _copy(src: str, dst: str) -> None:
+    # the run writes executed notebooks over the copies: a read-only checkout must not stop it
+    shutil.copy2(src, dst)
+    mode = os.stat(dst, follow_symlinks=False).st_mode
+    if not os.path.islink(dst):
+        os.chmod(dst, mode | 0o200)
+
+
+def python_path(settings: Settings, package: Package, environ: Mapping[str, str]) -> str:
+    entries: list[str] = []
+    for spec in package.depends_on:
+        matches = sorted(settings.root.glob(spec)) if any(c in spec for c in "*?[") else [
+            settings.root / spec]
+        for m in matches:
+            if m.is_dir():
+                entries.append(str(m))
+            elif m.is_file():
+                entries.append(str(m.parent))
+    if package.depends_on:
+        entries.append(str(settings.root))
+    old = environ.get("PYTHONPATH")
+    return os.pathsep.join(dict.fromkeys(filter(None, [*entries, old])))
+
+
+def kernel_env(settings: Settings, package: Package, target: Path, mode: str,
+               secrets: Mapping[str, str]) -> dict[str, str]:
+    env = {
+        "DVBUILD_OUTPUT_DIR": str(target), "DVBUILD_MODE": mode, "DVBUILD_PACKAGE": package.name,
+        **secrets,
+    }
+    path = python_path(settings, package, settings.environ)
+    if path:
+        env["PYTHONPATH"] = path
+    return env
+
+
+def make_job(settings: Settings, package: Package, target: Path, mode: str,
+             secrets: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "name": package.name,
+        "dir": str(target),
+        "notebooks": package.notebooks,
+        "parameters": package.test_parameters if mode == "test" else package.parameters,
+        "timeout": package.test_timeout if mode == "test" else package.timeout,
+        "env": kernel_env(settings, package, target, mode, secrets),
+        "secrets": sorted(secrets.values()),
+    }

@@ -1,0 +1,133 @@
+"""A worker process: runs packages' notebooks, one package at a time, for the parent.
+
+Protocol: one JSON job per line on stdin; JSON events per line on the private
+copy of stdout (`{"event": "kernel", "pid": N}`, `{"event": "done", "result": {...}}`).
+File descriptor 1 is pointed at stderr so nothing a library prints can corrupt
+the protocol. Progress lines go to stderr; the parent prefixes them with the
+package name. Running many packages in one long-lived worker imports papermill
+and nbconvert once, not once per notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from dvbuild import console
+from dvbuild.notebooks import convert, engine
+from dvbuild.notebooks.resources import check_resources
+
+
+def install_kernelspec() -> None:
+    """Make `python3` mean this interpreter, whatever the machine has registered:
+    JUPYTER_PATH comes first in jupyter's search path."""
+    root = Path(tempfile.mkdtemp(prefix="dvbuild-kernels-"))
+    spec = root / "kernels" / engine.DEFAULT_KERNEL
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (ipykernel)", "language": "python",
+        "metadata": {"debugger": False},
+    }))
+    old = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(root), old]))
+
+
+def run_job(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    for value in job.get("secrets", []):
+        console.mask(value)
+    saved = dict(os.environ)
+    os.environ.update(job["env"])
+    try:
+        return _run_notebooks(job, send)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _run_notebooks(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    folder = Path(job["dir"])
+    originals = {p for p in folder.rglob("*") if p.is_file()}  # never overwritten by a script
+    notebooks: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    stopped = False
+    for rel in job["notebooks"]:
+        if stopped:
+            notebooks.append(_entry(rel, "skipped"))
+            continue
+        run = engine.run_notebook(
+            folder / rel, rel, parameters=job["parameters"], timeout=job["timeout"], log=log,
+            on_kernel=lambda pid: send({"event": "kernel", "pid": pid}),
+        )
+        warnings += run.warnings
+        entry = _entry(rel, run.status, run.duration, run.error)
+        if run.nb is not None:
+            try:
+                html, script = convert.write_outputs(run.nb, folder / rel, originals)
+                entry.update(html=_sibling(rel, html), script=_sibling(rel, script))
+            except Exception as e:  # a rendering failure must not hide the run's result
+                warnings.append(f"{rel}: could not write the executed notebook: {e}")
+        log(f"{rel}: {run.status} in {run.duration:.1f}s")
+        notebooks.append(entry)
+        stopped = run.status != "passed"
+    return {"notebooks": notebooks, "warnings": warnings, "resources": _resources(folder)}
+
+
+def _entry(rel: str, status: str, duration: float = 0.0,
+           error: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"path": rel, "status": status, "duration": duration, "html": None, "script": None,
+            "error": error}
+
+
+def _sibling(rel: str, name: str) -> str:
+    parent = Path(rel).parent
+    return name if str(parent) == "." else (parent / name).as_posix()
+
+
+def _resources(folder: Path) -> list[dict[str, Any]]:
+    try:
+        descriptor = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return check_resources(folder, descriptor) if isinstance(descriptor, dict) else []
+
+
+def log(message: str) -> None:
+    console.log(message)
+
+
+def serve(jobs: TextIO, proto: TextIO) -> None:
+    def send(event: dict[str, Any]) -> None:
+        proto.write(json.dumps(convert.redact_tree(event), default=str) + "\n")
+        proto.flush()
+
+    for line in jobs:
+        if not line.strip():
+            continue
+        try:
+            result = run_job(json.loads(line), send)
+        except Exception as e:  # report it to the parent instead of dying mid-protocol
+            import traceback
+
+            log(traceback.format_exc())
+            result = {"crash": f"{type(e).__name__}: {e}"}
+        send({"event": "done", "result": result})
+
+
+def main() -> None:
+    proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    logging.getLogger("papermill").setLevel(logging.ERROR)
+    logging.getLogger("traitlets").setLevel(logging.ERROR)
+    install_kernelspec()
+    serve(sys.stdin, proto)
+
+
+if __name__ == "__main__":
+    main()
