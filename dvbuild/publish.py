@@ -459,8 +459,7 @@ def _upload(store: Store, prefix: str, files: Sequence[FileEntry], result: Publi
 
     def one(entry: FileEntry) -> bool:
         key = prefix + entry.path
-        stat = store.stat(key)
-        if stat is not None and stat.sha256 == entry.sha256 and stat.size == entry.bytes:
+        if _already_there(store, key, entry):
             progress.step(entry.bytes)
             return False
         store.write(key, entry.source, sha256=entry.sha256, content_type=entry.content_type,
@@ -474,6 +473,15 @@ def _upload(store: Store, prefix: str, files: Sequence[FileEntry], result: Publi
     result.uploaded = sum(done)
     result.skipped = len(files) - result.uploaded
     result.bytes_uploaded = sum(f.bytes for f, up in zip(files, done, strict=True) if up)
+
+
+def _already_there(store: Store, key: str, entry: FileEntry) -> bool:
+    stat = store.stat(key)
+    if stat is None or stat.size != entry.bytes:
+        return False
+    # Some S3-compatible servers forget metadata: then read the bytes back and hash
+    # them. Never an ETag: multipart ETags are not content hashes.
+    return (stat.sha256 or store.sha256(key)) == entry.sha256
 
 
 def move_latest(store: Store, name: str, version: str, manifest_sha256: str, published: str,

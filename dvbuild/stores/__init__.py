@@ -45,6 +45,9 @@ class Store(Protocol):
 
     def stat(self, key: str) -> Stat | None: ...
 
+    def sha256(self, key: str) -> str | None:
+        """Hash the stored bytes (when stat() has no recorded sha256)."""
+
     def write(self, key: str, source: Path | bytes, *, sha256: str, content_type: str,
               cache_control: str = CACHE_IMMUTABLE) -> None: ...
 

@@ -67,6 +67,10 @@ class FileStore:
         with path.open("rb") as f:
             return Stat(size, hashlib.file_digest(f, "sha256").hexdigest())
 
+    def sha256(self, key: str) -> str | None:
+        stat = self.stat(key)
+        return stat.sha256 if stat else None
+
     def write(self, key: str, source: Path | bytes, *, sha256: str, content_type: str,
               cache_control: str = CACHE_IMMUTABLE) -> None:
         self._atomic_write(self._path(key), source)
