@@ -140,7 +140,7 @@ def detect(settings: Settings, *, base: str | None = None, head: str | None = No
         found.base = None
         return found
     snap = _snapshot(settings, rng)
-    _check_nesting(snap.folders)
+    check_nesting(snap.folders)
     if rng.all:
         found.all, found.base = True, None
         why = rng.notices[-1] if rng.notices else "every package"
@@ -208,7 +208,7 @@ def _removed_folders(changes: list[gitio.Change], folders: Collection[str]) -> d
     return removed
 
 
-def _check_nesting(folders: Collection[str]) -> None:
+def check_nesting(folders: Collection[str]) -> None:
     folder_set = set(folders)
     problems = []
     for f in sorted(folder_set):

@@ -36,7 +36,7 @@ def resolve(settings: Settings, *, base: str | None = None, head: str | None = N
             all_: bool = False) -> Range:
     cwd = settings.git_root
     if all_:
-        return Range(head=_need(head or "HEAD", cwd), all=True, notices=["--all: every package"])
+        return Range(head=need(head or "HEAD", cwd), all=True, notices=["--all: every package"])
     if base is not None or head is not None:
         return _from_flags(cwd, base, head)
     path = event_path or (Path(settings.github.event_path) if settings.github.event_path else None)
@@ -48,10 +48,10 @@ def resolve(settings: Settings, *, base: str | None = None, head: str | None = N
 
 
 def _from_flags(cwd: Path, base: str | None, head: str | None) -> Range:
-    head_sha = _need(head or "HEAD", cwd)
+    head_sha = need(head or "HEAD", cwd)
     if base is None:
         return _against_default(cwd, head_sha, None, Range(head=head_sha))
-    return Range(head=head_sha, base=_need(base, cwd))
+    return Range(head=head_sha, base=need(base, cwd))
 
 
 def _local(cwd: Path) -> Range:
@@ -77,7 +77,7 @@ def from_plan(cwd: Path, plan: events.Plan) -> Range:
     if plan.compare == "nothing":
         rng.head, rng.nothing = gitio.resolve("HEAD", cwd), True
         return rng
-    rng.head = _need(plan.head or "HEAD", cwd)
+    rng.head = need(plan.head or "HEAD", cwd)
     if plan.compare == "all":
         rng.all = True
     elif not gitio.parents(rng.head, cwd) and not gitio.is_shallow(cwd):
@@ -168,7 +168,7 @@ def _present(sha: str, cwd: Path) -> bool:
     return gitio.has_commit(sha, cwd)
 
 
-def _need(rev: str, cwd: Path) -> str:
+def need(rev: str, cwd: Path) -> str:
     if _looks_like_sha(rev) and not gitio.has_commit(rev, cwd):
         _present(rev, cwd)
     sha = gitio.resolve(rev, cwd)
