@@ -40,6 +40,13 @@ class Package:
         value = self.descriptor.get(key)
         return default if value is None else value
 
+    def _typed(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        """The field when it has the right type, else the default: a package that
+        `validate` would reject must not crash a step that only loads it."""
+        value = self.descriptor.get(key)
+        ok = isinstance(value, kind) and not isinstance(value, bool)
+        return value if ok else default
+
     @property
     def version(self) -> str:
         return str(self.get("version", DEFAULT_VERSION))
@@ -59,45 +66,48 @@ class Package:
 
     @property
     def timezone(self) -> str:
-        return str(self.get("timezone", DEFAULT_TIMEZONE))
+        return str(self._typed("timezone", str, DEFAULT_TIMEZONE))
 
     @property
     def timeout(self) -> float:
-        return float(self.get("timeout", DEFAULT_TIMEOUT))
+        value = self._typed("timeout", (int, float), DEFAULT_TIMEOUT)
+        return float(value) if value > 0 else float(DEFAULT_TIMEOUT)
 
     @property
     def test_timeout(self) -> float:
-        return float(self.get("test_timeout", DEFAULT_TEST_TIMEOUT))
+        value = self._typed("test_timeout", (int, float), DEFAULT_TEST_TIMEOUT)
+        return float(value) if value > 0 else float(DEFAULT_TEST_TIMEOUT)
 
     @property
     def parameters(self) -> dict[str, Any]:
-        return dict(self.get("parameters", {}))
+        return dict(self._typed("parameters", dict, {}))
 
     @property
     def test_parameters(self) -> dict[str, Any]:
         """`parameters` overlaid with `test_parameters`."""
-        return {**self.parameters, **dict(self.get("test_parameters", {}))}
+        return {**self.parameters, **dict(self._typed("test_parameters", dict, {}))}
 
     @property
     def depends_on(self) -> tuple[str, ...]:
-        return tuple(self.get("depends_on", ()))
+        value = self._typed("depends_on", list, [])
+        return tuple(str(v) for v in value if isinstance(v, str))
 
     @property
     def secrets(self) -> dict[str, str]:
-        return dict(self.get("secrets", {}))
+        return dict(self._typed("secrets", dict, {}))
 
     @property
     def job(self) -> dict[str, Any]:
-        return dict(self.get("job", {}))
+        return dict(self._typed("job", dict, {}))
 
     @property
     def resources(self) -> list[dict[str, Any]]:
-        return [r for r in self.get("resources", []) if isinstance(r, dict)]
+        return [r for r in self._typed("resources", list, []) if isinstance(r, dict)]
 
     @property
     def notebooks(self) -> list[str]:
         """Notebook paths relative to the folder, in run order."""
-        listed = self.descriptor.get("notebooks")
+        listed = self._typed("notebooks", list, None)
         if listed:
             return [str(n) for n in listed]
         return sorted(p.name for p in self.folder.glob("*.ipynb") if p.is_file())
@@ -105,6 +115,11 @@ class Package:
 
 def read_descriptor(path: Path, display: str) -> dict[str, Any]:
     """Parse a datapackage.json; malformed JSON is a ConfigError with line and column."""
+    return parse_descriptor(path, display)[1]
+
+
+def parse_descriptor(path: Path, display: str) -> tuple[str, dict[str, Any]]:
+    """(text, object) of a datapackage.json, or a ConfigError saying what is wrong with it."""
     try:
         size = path.stat().st_size
         if size > MAX_DESCRIPTOR_BYTES:
@@ -118,16 +133,31 @@ def read_descriptor(path: Path, display: str) -> dict[str, Any]:
     except UnicodeDecodeError as e:
         raise ConfigError(Problem(display, f"not UTF-8 text (byte {e.start})",
                                   expected="a JSON object")) from None
+    return text, _parse_json(text, display)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_json(text: str, display: str) -> dict[str, Any]:
+    if not text.strip():
+        raise ConfigError(Problem(display, "file is empty", line=1, column=1,
+                                  expected="a JSON object"))
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as e:
         raise ConfigError(Problem(display, f"malformed JSON: {e.msg}", line=e.lineno,
                                   column=e.colno, expected="a JSON object")) from None
+    except ValueError as e:  # NaN / Infinity
+        raise ConfigError(Problem(display, f"malformed JSON: {e}",
+                                  expected="a JSON object")) from None
     except RecursionError:
         raise ConfigError(Problem(display, "JSON nested too deeply",
-                                  expected="a JSON object")) from None
+                                  expected="a JSON object nested at most a few hundred levels"
+                                  )) from None
     if not isinstance(data, dict):
-        raise ConfigError(Problem(display, f"top level is {type(data).__name__}",
+        raise ConfigError(Problem(display, f"top level is {type(data).__name__}", line=1,
                                   expected="a JSON object"))
     return data
 

@@ -1,0 +1,107 @@
+"""Where a JSON pointer sits in a JSON text: line and column, from one token scan.
+
+json.loads forgets positions, and only invalid descriptors need them, so this
+runs only when there is a problem to report. The scan is iterative (deeply
+nested input cannot exhaust the stack) and records only the pointers asked
+for and their ancestors, so a problem that points at a missing key still gets
+the line of the nearest object that should have held it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+', re.S)
+
+
+@dataclass
+class _Frame:
+    kind: str  # "{" or "["
+    pointer: str
+    index: int = 0
+    expect_key: bool = True
+    key_pointer: str = ""
+
+
+@dataclass
+class _Scan:
+    wanted: set[str]
+    found: dict[str, int] = field(default_factory=dict)  # pointer -> offset
+    stack: list[_Frame] = field(default_factory=list)
+
+    def note(self, pointer: str, offset: int) -> None:
+        if pointer in self.wanted and pointer not in self.found:
+            self.found[pointer] = offset
+
+    def value_pointer(self, offset: int) -> str:
+        if not self.stack:
+            self.note("", offset)
+            return ""
+        top = self.stack[-1]
+        if top.kind == "[":
+            pointer = f"{top.pointer}/{top.index}"
+            self.note(pointer, offset)
+            return pointer
+        return top.key_pointer
+
+    def feed(self, token: str, offset: int) -> None:
+        top = self.stack[-1] if self.stack else None
+        if token in ("}", "]"):
+            if self.stack:
+                self.stack.pop()
+        elif token == ",":
+            if top is not None and top.kind == "[":
+                top.index += 1
+            elif top is not None:
+                top.expect_key = True
+        elif token == ":":
+            return
+        elif top is not None and top.kind == "{" and top.expect_key:
+            top.key_pointer = f"{top.pointer}/{escape(_key(token))}"
+            top.expect_key = False
+            self.note(top.key_pointer, offset)
+        else:
+            pointer = self.value_pointer(offset)
+            if token in ("{", "["):
+                self.stack.append(_Frame(token, pointer))
+
+
+def escape(key: str) -> str:
+    """One JSON pointer reference token (RFC 6901)."""
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _key(token: str) -> str:
+    try:
+        return str(json.loads(token))
+    except ValueError:
+        return token.strip('"')
+
+
+def _ancestors(pointer: str) -> list[str]:
+    parts = pointer.split("/")
+    return ["/".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+
+def positions(text: str, pointers: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """pointer -> (line, column), 1-based, for each pointer asked for. A pointer that is
+    not in the text gets the position of its nearest ancestor that is."""
+    asked = list(dict.fromkeys(pointers))
+    wanted = {a for p in asked for a in _ancestors(p)}
+    scan = _Scan(wanted)
+    for match in _TOKEN.finditer(text):
+        scan.feed(match.group(), match.start())
+    result = {}
+    for pointer in asked:
+        offset = next((scan.found[a] for a in _ancestors(pointer) if a in scan.found), None)
+        if offset is not None:
+            result[pointer] = _line_col(text, offset)
+    return result
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
