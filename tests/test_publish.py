@@ -14,7 +14,7 @@ import pytest
 
 from dvbuild import publish as pub
 from dvbuild.catalogs import open_catalog
-from dvbuild.errors import ConfigError, ServiceError
+from dvbuild.errors import ConfigError, ServiceError, UsageError
 from dvbuild.stores import open_store
 from dvbuild.stores.file import FileStore
 
@@ -279,3 +279,13 @@ def test_unwritable_store_is_a_clear_failure(tmp_path: Path, cli: Any) -> None:
     (tmp_path / "ro").write_text("a file where the store folder should be")
     res = cli("publish", make_dir(tmp_path / "out"), "--store", (tmp_path / "ro").as_uri())
     assert res.code == 1 and "cannot write" in res.err and "Traceback" not in res.err
+
+
+def test_file_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert FileStore.from_url("file://out/store").root == tmp_path / "out/store"
+    assert FileStore.from_url("file:rel").root == tmp_path / "rel"
+    assert FileStore.from_url(f"file://{tmp_path}/a%20b").root == tmp_path / "a b"
+    assert FileStore.from_url("plain/dir").root == tmp_path / "plain/dir"
+    with pytest.raises(UsageError):
+        open_store("ftp://x/y", {})

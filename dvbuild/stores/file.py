@@ -32,11 +32,15 @@ class FileStore:
     @classmethod
     def from_url(cls, url: str) -> FileStore:
         parts = urlsplit(url)
-        if parts.scheme == "file" and parts.netloc not in ("", "localhost"):
-            raise UsageError(f"store URL {url!r}: file URLs name a local path",
-                             hint="use file:///absolute/dir (three slashes)")
-        path = Path(unquote(parts.path) if parts.scheme else url)
-        return cls(path.resolve())
+        if parts.scheme != "file":
+            return cls(Path(url).resolve())
+        path = unquote(parts.path)
+        if parts.netloc not in ("", "localhost"):
+            # `file://out/store` (a relative path glued to the scheme) means ./out/store.
+            path = unquote(parts.netloc) + path
+        if not path:
+            raise UsageError(f"store URL {url!r} names no folder", hint="file:///absolute/dir")
+        return cls(Path(path).resolve())
 
     def _path(self, key: str) -> Path:
         rel = PurePosixPath(key)
