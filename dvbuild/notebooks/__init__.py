@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -64,7 +63,6 @@ def _prepare(settings: Settings, package: Package, out: Path, mode: Mode,
     from dvbuild.notebooks import prepare
 
     item = prepare.Prepared(package, out / package.name, prepare.base_report(settings, package, mode))
-    item.report["started_at"] = time.monotonic()
     problems = prepare.validation_problems(settings, package)
     if problems:
         return _failed_early(item, "invalid", "; ".join(problems))
@@ -85,7 +83,6 @@ def _failed_early(item: Any, status: str, message: str) -> Any:
     if item.dir.exists():
         shutil.rmtree(item.dir)  # no stale package directory that publish could pick up
     item.report.update(status=status, error=message)
-    item.report.pop("started_at", None)
     return item
 
 
@@ -109,10 +106,9 @@ def _sink(item: Any, out: Path) -> Any:
 def _on_done(item: Any) -> Any:
     from dvbuild.notebooks import convert, report
 
-    def done(result: dict[str, Any]) -> None:
-        started = item.report.pop("started_at")
+    def done(result: dict[str, Any], seconds: float) -> None:
         report.finish(item.report, result, item.dir)
-        item.report["duration"] = round(time.monotonic() - started, 3)
+        item.report["duration"] = seconds
         convert.sweep(item.dir)
         report.write(item.report, item.dir)
         console.log(report.summary_line(item.report))

@@ -120,7 +120,7 @@ def _tracked_km(on_start: Callable[[Any], None]) -> type:
 class _State:
     nb: Any = None
     running: Any = None
-    started_cells: int = 0
+    replies: dict[int, Any] = field(default_factory=dict)
 
 
 def run_notebook(path: Path, display: str, *, parameters: dict[str, Any], timeout: float,
@@ -176,6 +176,9 @@ def _execute(source: Any, path: Path, kernel: str, parameters: dict[str, Any], t
         where = "injected parameters" if index is None else f"cell {index + 1}/{total}"
         log(f"{path.name}: {where} (elapsed {time.monotonic() - start:.1f}s)")
 
+    def cell_failed(cell: Any, cell_index: int, execute_reply: Any) -> None:
+        state.replies[id(cell)] = (execute_reply or {}).get("content", {})
+
     def notebook_started(notebook: Any) -> None:
         state.nb = notebook
 
@@ -185,7 +188,8 @@ def _execute(source: Any, path: Path, kernel: str, parameters: dict[str, Any], t
             copy.deepcopy(source), None, parameters=parameters or None, kernel_name=kernel,
             progress_bar=False, cwd=str(path.parent), start_timeout=START_TIMEOUT,
             request_save_on_cell_execute=False, kernel_manager_class=_tracked_km(kernel_started),
-            on_cell_start=cell_started, on_notebook_start=notebook_started,
+            on_cell_start=cell_started, on_cell_error=cell_failed,
+            on_notebook_start=notebook_started,
             **_quiet_kernel(kernel),
         )
     except Exception as e:
@@ -213,7 +217,7 @@ def _conclude(run: NotebookRun, state: _State, exc: BaseException | None, timeou
         run.error = {"cell_index": None, "cell_number": None, "source": "",
                      "ename": type(exc).__name__, "evalue": str(exc), "traceback": ""}
     else:
-        run.error = outcome.find_error(nb)
+        run.error = outcome.find_error(nb, state.replies)
         if run.error is None and exc is not None and not _is_execution_error(exc):
             run.error = outcome.mark_stopped(nb, state.running, type(exc).__name__,
                                              _describe(exc))

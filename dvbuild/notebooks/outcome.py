@@ -9,6 +9,7 @@ mapping back is then exact, whatever papermill inserted or removed.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 SOURCE_KEY = "dvbuild_source_index"
@@ -59,8 +60,10 @@ def is_clean_exit(output: Any) -> bool:
     return bool(output.get("ename") == "SystemExit" and str(output.get("evalue", "")) in CLEAN_EXITS)
 
 
-def find_error(nb: Any) -> dict[str, Any] | None:
-    """The first error output (or papermill's exception flag) in the executed notebook."""
+def find_error(nb: Any, replies: Mapping[int, Any] | None = None) -> dict[str, Any] | None:
+    """The first error output (or papermill's exception flag) in the executed notebook.
+    `replies` maps id(cell) to the kernel's error reply, for errors that leave no error
+    output (IPython prints a UsageError to stderr)."""
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error" and not is_clean_exit(output):
@@ -69,7 +72,9 @@ def find_error(nb: Any) -> dict[str, Any] | None:
         if cell.get("metadata", {}).get("papermill", {}).get("exception") is True and not any(
             is_clean_exit(o) for o in cell.get("outputs", []) if o.get("output_type") == "error"
         ):
-            return error_dict(cell, "CellExecutionError", "", [])
+            reply = (replies or {}).get(id(cell)) or {}
+            return error_dict(cell, str(reply.get("ename") or "CellExecutionError"),
+                              str(reply.get("evalue") or ""), list(reply.get("traceback") or []))
     return None
 
 

@@ -103,7 +103,8 @@ def _now() -> float:
     return time.monotonic()
 
 
-Task = tuple[dict[str, Any], float, LogSink, Callable[[dict[str, Any]], None]]
+# (job, deadline in seconds, log sink, on_result(result, seconds the job ran))
+Task = tuple[dict[str, Any], float, LogSink, Callable[[dict[str, Any], float], None]]
 
 
 def run_jobs(tasks: list[Task], jobs: int, environ: Mapping[str, str]) -> None:
@@ -127,9 +128,14 @@ def _serve(pending: queue.Queue[Task], environ: Mapping[str, str]) -> None:
                 job, deadline, sink, done = pending.get_nowait()
             except queue.Empty:
                 return
+            started = _now()
             if worker is None or not worker.alive:
                 worker = Worker(environ)
-            done(worker.run(job, deadline, sink))
+            try:
+                result = worker.run(job, deadline, sink)
+            except Exception as e:  # the pool keeps going; this package reports the failure
+                result = {"crash": f"{type(e).__name__}: {e}"}
+            done(result, round(_now() - started, 3))
     finally:
         if worker is not None:
             worker.close()
