@@ -1,0 +1,72 @@
+"""`dvbuild local` through the CLI, on the example monorepo as a subfolder of a git repo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import EXAMPLES, Repo, Result
+from tests.test_pipeline import add_csv_package
+
+
+def test_example_monorepo_in_a_subfolder(
+    make_repo: Callable[..., Repo], tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    repo = make_repo()
+    shutil.copytree(EXAMPLES, repo.path / "examples" / "monorepo",
+                    ignore=shutil.ignore_patterns("out", ".ipynb_checkpoints"))
+    repo.write("README.md", "the team's other things\n")
+    repo.commit("example monorepo in a subfolder")
+    out = tmp_path / "demo"
+    result = cli("local", "--repo", repo.path / "examples" / "monorepo", "--all", "--out", out,
+                 "--no-build", "--json", cwd=repo.path)
+    assert result.code == 0, result.err
+    doc = result.json()
+    names = sorted(p.name for p in (EXAMPLES / "packages").iterdir() if p.is_dir())
+    assert sorted(doc["packages"]) == names
+    assert {s["name"]: s["status"] for s in doc["steps"]}["publish"] == "ok"
+    comment = (out / "comment.md").read_text()
+    for name in names:
+        assert f"`{name}`" in comment
+    assert comment.count("<details><summary>Preview") >= len(names)
+    assert (out / "store").is_dir() and (out / "manifests").is_dir()
+    assert (out / "summary.md").is_file()
+
+
+def test_default_out_inside_the_repo_is_not_taken_for_packages(
+    make_repo: Callable[..., Repo], cli: Callable[..., Result]
+) -> None:
+    repo = make_repo()
+    add_csv_package(repo, "good", rows=2)
+    repo.commit("one package")
+    first = cli("local", "--all", "--no-build", cwd=repo.path)
+    assert first.code == 0, first.err
+    assert (repo.path / "out" / "comment.md").is_file()
+    assert "results in" in first.out and "publish" in first.out
+    # out/packages/good/datapackage.json must not count as a second package
+    again = cli("local", "--all", "--no-build", "--json", cwd=repo.path)
+    assert again.code == 0, again.err
+    assert json.loads(again.out)["packages"] == ["good"]
+    assert repo.git("status", "--porcelain") == ""
+
+
+def test_bad_ref_is_bad_input(make_repo: Callable[..., Repo], tmp_path: Path,
+                              cli: Callable[..., Result]) -> None:
+    repo = make_repo()
+    result = cli("local", "--base", "no-such-ref", "--head", "HEAD", "--out", tmp_path / "o",
+                 cwd=repo.path)
+    assert result.code == 2
+    assert "no-such-ref" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_plain_progress_lines_in_ci(make_repo: Callable[..., Repo], tmp_path: Path,
+                                    cli: Callable[..., Result]) -> None:
+    repo = make_repo()
+    result = cli("local", "--all", "--out", tmp_path / "o", cwd=repo.path,
+                 env={"CI": "true", "GITHUB_ACTIONS": "true"})
+    assert result.code == 0, result.err
+    assert "::group::dvbuild detect" in result.err
+    assert "detect: ok" in result.err
