@@ -22,6 +22,8 @@ venv: $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed
 	$(BIN)/dvbuild local --repo examples/monorepo --all --out $(DEMO_OUT)
+	@echo "demo results: $(DEMO_OUT)/comment.md (the PR comment), $(DEMO_OUT)/summary.md,"
+	@echo "  $(DEMO_OUT)/packages (test runs), $(DEMO_OUT)/store, $(DEMO_OUT)/manifests"
 
 # Installs the system services the tests start (Docker engine, registry, PostgreSQL,
 # debootstrap for the test base image), then runs the whole suite. The test
