@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from dvbuild import schemas
 from dvbuild.errors import ConfigError, Problem, UsageError
-from dvbuild.package import Package
+from dvbuild.package import DEFAULT_TIMEZONE, Package
 from dvbuild.settings import CONFIG_FILE, Settings
 
 KINDS = ("naisjob", "cronjob")
@@ -64,7 +64,7 @@ def yaml_scalar(value: Any) -> str:
         value = int(value)  # PyYAML reads "1e+20"-style JSON floats back as strings
     text = json.dumps(value, ensure_ascii=True)
     # json writes astral characters as surrogate pairs; YAML wants one \U escape
-    return _SURROGATES.sub(_join_surrogates, text)
+    return _SURROGATES.sub(_join_surrogates, text) if "\\ud" in text else text
 
 
 def _join_surrogates(m: re.Match[str]) -> str:
@@ -130,14 +130,29 @@ def job_values(settings: Settings, package: Package, image: str, kind: str = "na
 
 
 def _schedule(package: Package, values: Values) -> None:
-    from dvbuild.schedule import cron_problem, timezone_problem
+    cron, tz = package.get("schedule"), package.get("timezone", DEFAULT_TIMEZONE)
+    if not isinstance(cron, str) or not isinstance(tz, str):
+        from dvbuild.schedule import cron_problem, timezone_problem
 
-    problem = cron_problem(package.get("schedule"))
-    if problem:
-        values.problem("schedule", problem)
-    problem = timezone_problem(package.timezone)
-    if problem:
-        values.problem("timezone", problem)
+        for key, problem in (("schedule", cron_problem(cron)), ("timezone", timezone_problem(tz))):
+            if problem:
+                values.problem(key, problem)
+        return
+    cron_bad, tz_bad, words = _schedule_facts(cron, tz)
+    if cron_bad:
+        values.problem("schedule", cron_bad)
+    if tz_bad:
+        values.problem("timezone", tz_bad)
+    values.data["words"] = words
+
+
+@lru_cache(maxsize=4096)
+def _schedule_facts(cron: str, tz: str) -> tuple[str | None, str | None, str]:
+    """(cron problem, timezone problem, in words); repos repeat a few schedules many times."""
+    from dvbuild.schedule import cron_problem, describe, timezone_problem
+
+    cron_bad, tz_bad = cron_problem(cron), timezone_problem(tz)
+    return cron_bad, tz_bad, "" if cron_bad or tz_bad else describe(cron, tz)
 
 
 def _team(pick: _Picker, values: Values, *, required: bool) -> None:
@@ -295,24 +310,26 @@ def _hosts(settings: Settings, extra: Any, values: Values) -> list[dict[str, Any
         values.problem("outbound", f"outbound is {extra!r}", expected="a list of host names")
         extra = []
     urls += [str(e) if "//" in str(e) else f"https://{e}" for e in extra]
+    return [dict(h) for h in _hosts_of(tuple(urls))]
+
+
+@lru_cache(maxsize=256)
+def _hosts_of(urls: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
     hosts: dict[tuple[str, int | None], dict[str, Any]] = {}
     for url in urls:
         parts = urlsplit(url)
         if parts.scheme in ("http", "https") and parts.hostname:
             port = parts.port if parts.port not in (None, 443) else None
             hosts.setdefault((parts.hostname, port), {"host": parts.hostname, "port": port})
-    return list(hosts.values())
+    return tuple(hosts.values())
 
 
 def _annotations(package: Package, values: Values) -> dict[str, str]:
-    from dvbuild.schedule import describe
-
-    v = values.data
     notes = {PACKAGE_KEY: package.name, "dvbuild/path": package.path,
              "dvbuild/title": package.title[:MAX_ANNOTATION],
              "dvbuild/description": package.description[:MAX_ANNOTATION]}
-    if not values.problems and v["schedule"]:
-        notes["dvbuild/schedule"] = describe(v["schedule"], v["timezone"])
+    if values.data.get("words"):
+        notes["dvbuild/schedule"] = values.data["words"]
     if package.secrets:
         notes["dvbuild/secrets"] = ", ".join(sorted(package.secrets))
     return notes
@@ -384,11 +401,9 @@ def manifest_problems(text: str, kind: str, values: Values) -> list[Problem]:
         document = yaml.load(text, Loader=loader)  # noqa: S506 - safe loader
     except yaml.YAMLError as e:  # a template bug, but say where
         return [_problem(values, "", f"rendered {kind} is not YAML: {e}")]
-    validator = schemas.naisjob_validator() if kind == "naisjob" else schemas.cronjob_validator()
-    found = list(schemas.metadata_problems(document.get("metadata")))
-    found += list(schemas.errors(validator, document))
     title = "Naisjob" if kind == "naisjob" else "CronJob"
-    return [_problem(values, path, f"{title} {path}: {message}") for path, message in found]
+    return [_problem(values, path, f"{title} {path}: {message}")
+            for path, message in schemas.check(kind, document)]
 
 
 def _problem(values: Values, path: str, message: str) -> Problem:
@@ -452,13 +467,14 @@ def _render_one(settings: Settings, package: Package, out: Path, kind: str,
         result.skipped.append(package.name)
         return None
     values = job_values(settings, package, images(package), kind)
-    problems = values.problems or manifest_problems(render_text(values, kind), kind, values)
+    text = "" if values.problems else render_text(values, kind)
+    problems = values.problems or manifest_problems(text, kind, values)
     if problems:
         result.problems.extend(problems)
         return path  # an invalid change keeps the last good manifest
     out.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render_text(values, kind), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     result.written.append(path)
     result.manifests.append({"package": package.name, "path": str(path), "kind": kind,

@@ -1,0 +1,63 @@
+"""Render and validate 1,000 packages' manifests (goal: under 3 s), and print the figures.
+
+    .venv/bin/python bench/render.py [N]
+
+Packages are built in memory (varied names, schedules, resources, env, secrets and
+a hostile description); the image is given, as `--image` would, so the figure is
+rendering + schema validation + writing, not git. The first figure includes
+compiling the schemas once.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from dvbuild import manifests
+from dvbuild.package import Package
+from dvbuild.settings import GitHubContext, RepoConfig, Settings
+
+SCHEDULES = ["@daily", "15 6 * * 1-5", "*/10 * * * *", "0 3 1 * *", "30 22 * * sun"]
+
+
+def packages(root: Path, n: int) -> list[Package]:
+    out = []
+    for i in range(n):
+        name = f"pakke_{i}." + "x" * (i % 70)
+        descriptor = {
+            "name": name, "schedule": SCHEDULES[i % len(SCHEDULES)],
+            "description": f'Line one: "{i}"\n---\nkind: Secret {{{{ x }}}} 😀',
+            "job": {"resources": {"cpu": 0.25 * (1 + i % 4), "memory": f"{1 + i % 8}Gi"},
+                    "env": {"LEVEL": i, "DEBUG": i % 2 == 0}},
+            "secrets": {"TOKEN": "env:API_TOKEN", "DB": f"vault:kv/prod/db{i % 3}#pw"},
+        }
+        out.append(Package(name=name, path=f"packages/p{i}", folder=root / f"p{i}",
+                           descriptor=descriptor))
+    return out
+
+
+def main(n: int = 1000) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        settings = Settings(
+            root=root, git_root=root, github=GitHubContext(), environ={},
+            config=RepoConfig(store="s3://data/prod", catalog="https://es.example.com:9200",
+                              registry="ghcr.io/team", naisjob={"team": "dataplatform"},
+                              vault={"address": "https://vault.example.com"}))
+        pkgs = packages(root, n)
+        for kind in manifests.KINDS:
+            for run in ("cold", "warm"):
+                out = root / f"out-{kind}-{run}"
+                start = time.perf_counter()
+                written = manifests.render_packages(settings, pkgs, out, image="img:{name}",
+                                                    kind=kind)
+                took = time.perf_counter() - start
+                assert len(written) == n
+                print(f"{kind:8} {run}: {n} manifests rendered+validated+written in {took:.2f} s "
+                      f"({took / n * 1000:.2f} ms each)")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1000)
