@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,7 @@ class Bundle:
     def bytes(self) -> int:
         return sum(f.bytes for f in self.files)
 
-    @property
+    @cached_property
     def version(self) -> str:
         return version_id(self.semver, [f.as_dict() for f in self.files])
 
@@ -456,10 +457,12 @@ def _write_manifest(store: Store, key: str, manifest: Mapping[str, Any]) -> byte
 
 def _upload(store: Store, prefix: str, files: Sequence[FileEntry], result: PublishResult) -> None:
     progress = _Progress(len(files), sum(f.bytes for f in files))
+    # One listing instead of a HEAD per file: a fresh version has nothing to check.
+    present = set(store.keys(prefix))
 
     def one(entry: FileEntry) -> bool:
         key = prefix + entry.path
-        if _already_there(store, key, entry):
+        if key in present and _already_there(store, key, entry):
             progress.step(entry.bytes)
             return False
         store.write(key, entry.source, sha256=entry.sha256, content_type=entry.content_type,
