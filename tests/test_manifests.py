@@ -234,6 +234,9 @@ def test_the_schemas_reject_unknown_fields(tmp_path: Path) -> None:
     doc["spec"]["scheduel"] = "typo"
     errors = list(schemas.errors(schemas.naisjob_validator(), doc))
     assert errors and "scheduel" in errors[0][1]
+    assert schemas.check("naisjob", doc) == errors  # the fast path defers to the full report
+    del doc["spec"]["scheduel"]
+    assert schemas.check("naisjob", doc) == []
     assert list(schemas.metadata_problems({"name": "Not_A_Label"}))
 
 
