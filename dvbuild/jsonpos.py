@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+', re.S)
 
@@ -105,3 +106,32 @@ def positions(text: str, pointers: Iterable[str]) -> dict[str, tuple[int, int]]:
 def _line_col(text: str, offset: int) -> tuple[int, int]:
     line = text.count("\n", 0, offset) + 1
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def yaml_positions(text: str, pointers: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """The same for a YAML text (dvbuild.yaml): pointer -> (line, column) of its key."""
+    import yaml
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, RecursionError):
+        return {}
+    found: dict[str, tuple[int, int]] = {}
+    todo: list[tuple[str, Any]] = [("", node)] if node is not None else []
+    while todo:
+        pointer, current = todo.pop()
+        mark = current.start_mark
+        found.setdefault(pointer, (mark.line + 1, mark.column + 1))
+        if isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                child = f"{pointer}/{escape(str(key.value))}"
+                found[child] = (key.start_mark.line + 1, key.start_mark.column + 1)
+                todo.append((child, value))
+        elif isinstance(current, yaml.SequenceNode):
+            todo.extend((f"{pointer}/{i}", item) for i, item in enumerate(current.value))
+    result = {}
+    for pointer in pointers:
+        hit = next((found[a] for a in _ancestors(pointer) if a in found), None)
+        if hit is not None:
+            result[pointer] = hit
+    return result

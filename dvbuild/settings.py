@@ -110,6 +110,13 @@ def load_config(root: Path) -> RepoConfig:
     data = _read_yaml(path)
     problems = list(_config_problems(data, CONFIG_FILE))
     if problems:
+        from dvbuild.jsonpos import yaml_positions
+
+        text = path.read_text(encoding="utf-8")
+        where = yaml_positions(text, [p.pointer for p in problems])
+        problems = [Problem(p.file, p.message, p.pointer, line=where.get(p.pointer, (None, 0))[0],
+                            column=where.get(p.pointer, (0, None))[1], expected=p.expected)
+                    for p in problems]
         raise ConfigError(problems)
     return RepoConfig(
         global_=tuple(data.get("global") or ()),
@@ -162,6 +169,14 @@ def _config_problems(data: Mapping[str, Any], file: str) -> list[Problem]:
                 if not isinstance(item, str):
                     problems.append(Problem(file, "glob is not a string", pointer=f"/{key}/{i}",
                                             expected="a string"))
+        elif key == "sources" and value:
+            # each source: {url: "driver://user:${SECRET}@host/db"}; placeholders filled at run time
+            for name, source in value.items():
+                url = source.get("url") if isinstance(source, dict) else None
+                if not isinstance(url, str) or not url:
+                    problems.append(Problem(file, f"source {name!r} has no url",
+                                            pointer=f"/sources/{name}",
+                                            expected="a mapping with url: (a SQLAlchemy URL)"))
     return problems
 
 

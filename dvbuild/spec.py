@@ -49,6 +49,8 @@ def is_fast(descriptor: Mapping[str, Any]) -> bool:
 def _fast_resource(resource: Any) -> bool:
     if not isinstance(resource, dict) or not FAST_RESOURCE.issuperset(resource):
         return False
+    if "path" in resource and not isinstance(resource["path"], str):
+        return False  # a v1 multipart path: frictionless knows how to read those
     if "type" in resource and resource["type"] != "table":
         return False
     schema = resource.get("schema")
@@ -179,6 +181,7 @@ def _short(value: Any) -> str:
 # -- the slow path: frictionless itself -------------------------------------------------
 
 _AT_PROPERTY = re.compile(r" at property '([^']*)'$")
+_NAMED_PROPERTY = re.compile(r'^property "([^"]+)" ')
 
 
 def frictionless_problems(d: Mapping[str, Any]) -> list[Issue]:
@@ -215,9 +218,12 @@ def _report(check: Any, descriptor: Mapping[str, Any], at: str) -> list[Issue]:
         kind, note = str(error[0]), str(error[1])
         pointer = at
         match = _AT_PROPERTY.search(note)
+        named = _NAMED_PROPERTY.match(note)
         if match:
             pointer = f"{at}/{match.group(1)}"
             note = note[: match.start()]
+        elif named:
+            pointer = f"{at}/{named.group(1)}"
         elif kind in ("schema-error", "field-error"):
             pointer = f"{at}/schema"
         found.append((pointer, f"{kind}: {note}", "a valid Data Package (frictionless)"))

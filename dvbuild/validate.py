@@ -20,7 +20,7 @@ from typing import Any
 
 from dvbuild import jsonpos, spec
 from dvbuild.errors import ConfigError, Problem
-from dvbuild.package import DESCRIPTOR, NAME_RE, package_dirs, parse_descriptor
+from dvbuild.package import DESCRIPTOR, NAME_RE, parse_descriptor
 from dvbuild.schedule import cron_problem, timezone_problem
 from dvbuild.settings import Settings
 
@@ -44,13 +44,16 @@ def validate(settings: Settings, paths: list[Path], *, data: bool = False) -> li
     """Problems in the named package folders (every package when `paths` is empty)."""
     root = settings.root
     problems: list[Problem] = []
-    try:
-        from dvbuild import gitio
+    from dvbuild import gitio
+    from dvbuild.package import check_not_nested
 
-        dirs = package_dirs(gitio.ls_files(root, f"*{DESCRIPTOR}", DESCRIPTOR))
-    except ConfigError as e:  # nested packages: report, and go on with what there is
+    files = gitio.ls_files(root, f"*{DESCRIPTOR}", DESCRIPTOR)
+    dirs = sorted(str(PurePosixPath(f).parent) for f in files
+                  if PurePosixPath(f).name == DESCRIPTOR)
+    try:
+        check_not_nested(dirs)
+    except ConfigError as e:  # nested packages: report them, and check every folder anyway
         problems += e.problems
-        dirs = sorted({d for p in e.problems for d in [str(PurePosixPath(p.file).parent)]})
     chosen = dirs if not paths else _chosen(paths, root, problems)
     names: dict[str, str] = {}
     for rel in chosen:
@@ -121,7 +124,8 @@ def check_folder(root: Path, rel: str, *, data: bool = False) -> tuple[str | Non
     if data and not problems:
         problems = _data_problems(descriptor, display, folder)
     name = descriptor.get("name")
-    return (name if isinstance(name, str) else None), with_lines(problems, text)
+    located = sorted(with_lines(problems, text), key=lambda p: (p.line or 0, p.column or 0))
+    return (name if isinstance(name, str) else None), located
 
 
 def with_lines(problems: list[Problem], text: str) -> list[Problem]:
@@ -157,13 +161,9 @@ def _dvbuild_issues(d: Mapping[str, Any], folder: Path, root: Path | None) -> It
     yield from _name(d.get("name"))
     yield from unknown_keys(d, (*DVBUILD_KEYS, *SPEC_KEYS), "")
     if d.get("schedule") is not None:
-        problem = cron_problem(d["schedule"])
-        if problem:
-            yield "/schedule", problem, ""
+        yield from _split("/schedule", cron_problem(d["schedule"]))
     if "timezone" in d:
-        problem = timezone_problem(d["timezone"])
-        if problem:
-            yield "/timezone", problem, ""
+        yield from _split("/timezone", timezone_problem(d["timezone"]))
     if "version" in d and isinstance(d["version"], str) and not VERSION_RE.match(d["version"]):
         yield "/version", f"version is {d['version']!r}", "a version such as '1.2.0'"
     for key in ("timeout", "test_timeout"):
@@ -178,6 +178,13 @@ def _dvbuild_issues(d: Mapping[str, Any], folder: Path, root: Path | None) -> It
     yield from _secrets(d.get("secrets"))
     yield from _job(d.get("job"))
     yield from _views(d.get("views"))
+
+
+def _split(pointer: str, problem: str | None) -> Iterator[Issue]:
+    """schedule.py says "found, expected wanted" in one string; split it."""
+    if problem:
+        found, _, expected = problem.partition(", expected ")
+        yield pointer, found, expected
 
 
 def _name(name: Any) -> Iterator[Issue]:
