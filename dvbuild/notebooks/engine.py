@@ -67,6 +67,8 @@ class Watchdog:
 
     def stop(self) -> None:
         self.done.set()
+        if self._thread.is_alive():
+            self._thread.join()
 
 
 def choose_kernel(nb: Any, display: str) -> tuple[str, list[str]]:
@@ -163,7 +165,9 @@ def _execute(source: Any, path: Path, kernel: str, parameters: dict[str, Any], t
 
     import papermill
 
-    dog = Watchdog(max(0.0, timeout - (time.monotonic() - start)))
+    # the clock starts once the kernel answers: start-up has its own timeout, and a slow
+    # start on a busy CI machine must not eat the notebook's time
+    dog = Watchdog(timeout)
 
     def kernel_started(km: Any) -> None:
         dog.pid = getattr(km.provisioner, "pid", None)
@@ -181,8 +185,8 @@ def _execute(source: Any, path: Path, kernel: str, parameters: dict[str, Any], t
 
     def notebook_started(notebook: Any) -> None:
         state.nb = notebook
+        dog.start()
 
-    dog.start()
     try:
         papermill.execute_notebook(
             copy.deepcopy(source), None, parameters=parameters or None, kernel_name=kernel,
@@ -211,7 +215,7 @@ def _conclude(run: NotebookRun, state: _State, exc: BaseException | None, timeou
         run.status = "timed_out"
         run.error = outcome.mark_stopped(nb, state.running, "Timeout",
                                          f"the notebook ran longer than its {timeout:g} s timeout; "
-                                         "dvbuild stopped the kernel") if nb is not None else None
+                                         "dvbuild stopped the kernel")
     elif nb is None:
         run.status = "failed"
         run.error = {"cell_index": None, "cell_number": None, "source": "",

@@ -92,12 +92,15 @@ def cell_by_executed_index(nb: Any, index: int | None) -> Any | None:
     return nb.cells[index]
 
 
-def mark_stopped(nb: Any, running: Any | None, ename: str, evalue: str) -> dict[str, Any]:
+def mark_stopped(nb: Any | None, running: Any | None, ename: str, evalue: str) -> dict[str, Any]:
     """Record a stop papermill does not mark (timeout, dead kernel): an error output on the
     running cell and a marker cell on top, as papermill does for a failing cell."""
     from nbformat import v4
 
     nbf: Any = v4
+    if nb is None:
+        return {"cell_index": None, "cell_number": None, "source": "", "ename": ename,
+                "evalue": evalue, "traceback": f"{ename}: {evalue}"}
     cell = running if running is not None else _first_unfinished(nb)
     if cell is not None:
         cell.setdefault("outputs", []).append(nbf.new_output(

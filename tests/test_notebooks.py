@@ -1,0 +1,205 @@
+"""Test runs on real kernels: parameters, timeouts, dead kernels, big outputs, resources,
+secrets masked in every artifact, depends_on imports, the CLI's output and exit codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from dvbuild import notebooks
+from dvbuild.package import discover
+from dvbuild.settings import load_settings
+from tests.conftest import Repo
+
+SECRET = "s3cr3t-Value-9f8e7d"
+
+
+def notebook(*cells: str, params: str | None = None, kernel: str | None = "python3") -> str:
+    nb = nbformat.v4.new_notebook()
+    if params is not None:
+        cell = nbformat.v4.new_code_cell(params)
+        cell.metadata["tags"] = ["parameters"]
+        nb.cells.append(cell)
+    nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
+    if kernel:
+        nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
+    return str(nbformat.writes(nb))
+
+
+def run(repo: Repo, out: Path, environ: dict[str, str] | None = None,
+        **kw: Any) -> dict[str, dict[str, Any]]:
+    settings = load_settings(repo.path, environ=environ or {})
+    reports = notebooks.test_packages(settings, discover(repo.path), out, **kw)
+    return {r["package"]: r for r in reports}
+
+
+@pytest.fixture
+def repo(make_repo: Callable[..., Repo]) -> Repo:
+    return make_repo(commit=False)
+
+
+def test_parameters_env_and_outputs(repo: Repo, tmp_path: Path) -> None:
+    repo.write("p/a/main.ipynb", notebook(
+        "import os, pandas as pd",
+        "pd.DataFrame({'n': range(rows), 'label': [label] * rows}).to_csv('out.csv', index=False)",
+        "print(os.environ['DVBUILD_MODE'], os.environ['DVBUILD_PACKAGE'])",
+        "assert os.environ['DVBUILD_OUTPUT_DIR'] == os.getcwd()",
+        "print(open('sample/data.txt').read())",
+        params="rows = 1000000\nlabel = 'full'"))
+    repo.write("p/a/sample/data.txt", "bundled sample\n")
+    repo.write_package("p/a", parameters={"rows": 1000000, "label": "prod"},
+                       test_parameters={"rows": 7}, resources=[{"name": "out", "path": "out.csv"}])
+    repo.commit()
+    out = tmp_path / "out"
+    report = run(repo, out)["a"]
+    assert report["status"] == "passed", report
+    res = report["resources"][0]
+    assert res["exists"] and res["rows"] == 7 and res["valid"] and res["bytes"] > 0
+    assert res["columns"] == [{"name": "n", "type": "integer"}, {"name": "label", "type": "string"}]
+    assert res["preview"]["columns"] == ["n", "label"]
+    assert res["preview"]["rows"][0] == ["0", "prod"]
+    text = (out / "a" / "main.ipynb").read_text()
+    assert "test a" in text and "bundled sample" in text
+    # the checkout itself is untouched; the copy is a complete package directory
+    assert not (repo.path / "p/a/out.csv").exists()
+    assert {"datapackage.json", "main.ipynb", "main.html", "main.py", "out.csv", "report.json"} <= {
+        p.name for p in (out / "a").iterdir()}
+    assert (out / ".gitignore").read_text() == "*\n"
+
+
+def test_timeout_kills_a_hung_kernel(repo: Repo, tmp_path: Path) -> None:
+    repo.write("p/hang/main.ipynb", notebook("import time", "time.sleep(3600)", "print('never')"))
+    repo.write_package("p/hang", test_timeout=3)
+    repo.commit()
+    report = run(repo, tmp_path / "out")["hang"]
+    assert report["status"] == "timed_out"
+    err = report["notebooks"][0]["error"]
+    assert err["cell_number"] == 2 and err["source"] == "time.sleep(3600)"
+    assert "3 s timeout" in err["evalue"]
+    nb = nbformat.read(str(tmp_path / "out/hang/main.ipynb"), as_version=4)
+    assert "papermill-error-cell-tag" in nb.cells[0].metadata["tags"]
+    assert report["duration"] < 120
+
+
+def test_dead_kernel_reported(repo: Repo, tmp_path: Path) -> None:
+    repo.write("p/dies/main.ipynb", notebook("x = 1", "import os; os._exit(1)", "print('never')"))
+    repo.write("p/dies/second.ipynb", notebook("print('skipped')"))
+    repo.write_package("p/dies")
+    repo.commit()
+    report = run(repo, tmp_path / "out")["dies"]
+    assert report["status"] == "failed"
+    first, second = report["notebooks"]
+    assert first["error"]["cell_number"] == 2
+    assert first["error"]["ename"] == "DeadKernelError"
+    assert second["status"] == "skipped"
+
+
+def test_megabytes_of_output(repo: Repo, tmp_path: Path) -> None:
+    repo.write("p/loud/main.ipynb", notebook("for i in range(60000): print('x' * 80, i)"))
+    repo.write_package("p/loud")
+    repo.commit()
+    report = run(repo, tmp_path / "out")["loud"]
+    assert report["status"] == "passed"
+    assert (tmp_path / "out/loud/main.ipynb").stat().st_size > 4_000_000
+
+
+def test_missing_resource_fails_the_package(repo: Repo, tmp_path: Path) -> None:
+    repo.write("p/lazy/main.ipynb", notebook("print('forgot to write')"))
+    repo.write_package("p/lazy", resources=[{"name": "table", "path": "table.csv"}])
+    repo.commit()
+    report = run(repo, tmp_path / "out")["lazy"]
+    assert report["status"] == "failed"
+    assert "table" in report["error"]
+    assert report["resources"][0]["exists"] is False
+
+
+def test_secret_masked_in_every_artifact(repo: Repo, tmp_path: Path) -> None:
+    repo.write("p/s/main.ipynb", notebook(
+        "import os; token = os.environ['API_TOKEN']", "print('token is', token)",
+        "open('leak.txt', 'w').write(token)", "token"))
+    repo.write("p/s/fail.ipynb", notebook("raise ValueError('bad token ' + __import__('os').environ['API_TOKEN'])"))
+    repo.write_package("p/s", notebooks=["main.ipynb", "fail.ipynb"],
+                       secrets={"API_TOKEN": "env:RUNNER_TOKEN"})
+    repo.commit()
+    out = tmp_path / "out"
+    report = run(repo, out, environ={"RUNNER_TOKEN": SECRET})["s"]
+    assert report["status"] == "failed"
+    assert "***" in report["notebooks"][1]["error"]["evalue"]
+    assert "***" in (out / "s/main.ipynb").read_text()
+    leaks = [p for p in out.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
+    assert leaks == []
+
+
+def test_missing_secret_fails_before_any_kernel(repo: Repo, tmp_path: Path) -> None:
+    repo.write("p/m/main.ipynb", notebook("open('ran', 'w').write('yes')"))
+    repo.write_package("p/m", secrets={"DB": "env:NOT_SET_ANYWHERE"})
+    repo.commit()
+    out = tmp_path / "out"
+    report = run(repo, out)["m"]
+    assert report["status"] == "failed"
+    assert "NOT_SET_ANYWHERE" in report["error"] and "DB" in report["error"]
+    assert report["notebooks"] == []
+    assert [p.name for p in (out / "m").iterdir()] == ["report.json"]
+
+
+def test_invalid_package_is_not_run(repo: Repo, tmp_path: Path) -> None:
+    repo.write_package("p/bad", notebooks=["missing.ipynb"])
+    repo.commit()
+    report = run(repo, tmp_path / "out")["bad"]
+    assert report["status"] == "invalid"
+    assert "missing.ipynb" in report["error"]
+
+
+def test_depends_on_importable_and_unknown_kernel(repo: Repo, tmp_path: Path) -> None:
+    repo.write("shared/lib/teamlib.py", "ANSWER = 42\n")
+    repo.write("p/d/main.ipynb", notebook("import teamlib, shared.lib.teamlib as again",
+                                          "assert teamlib.ANSWER == again.ANSWER == 42",
+                                          kernel="conda-env-laptop-py"))
+    repo.write_package("p/d", depends_on=["shared/lib"])
+    repo.commit()
+    report = run(repo, tmp_path / "out")["d"]
+    assert report["status"] == "passed", report
+    assert any("conda-env-laptop-py" in w for w in report["warnings"])
+
+
+def test_resources_parquet_and_json(repo: Repo, tmp_path: Path) -> None:
+    repo.write("p/r/main.ipynb", notebook(
+        "import pandas as pd, json",
+        "df = pd.DataFrame({'a': [1, 2, 3], 'b': [0.5, 1.5, 2.5], 'c': ['x', 'y', 'z']})",
+        "df.to_parquet('t.parquet')",
+        "json.dump(df.to_dict(orient='records'), open('t.json', 'w'))"))
+    repo.write_package("p/r", resources=[{"name": "t", "path": "t.parquet", "format": "parquet"},
+                                         {"name": "j", "path": "t.json", "format": "json"}])
+    repo.commit()
+    report = run(repo, tmp_path / "out")["r"]
+    assert report["status"] == "passed", report
+    parquet, js = report["resources"]
+    assert parquet["rows"] == 3
+    assert parquet["columns"] == [{"name": "a", "type": "integer"}, {"name": "b", "type": "number"},
+                                  {"name": "c", "type": "string"}]
+    assert parquet["preview"]["rows"][0] == [1, 0.5, "x"]
+    assert js["rows"] == 3 and js["columns"][0] == {"name": "a", "type": "integer"}
+
+
+def test_cli_exit_codes_and_output(repo: Repo, tmp_path: Path, cli: Callable[..., Any]) -> None:
+    repo.write("p/ok/main.ipynb", notebook("x = 1"))
+    repo.write_package("p/ok")
+    repo.write("p/ko/main.ipynb", notebook("x = 1", "1 / 0"))
+    repo.write_package("p/ko")
+    repo.commit()
+    out = tmp_path / "out"
+    result = cli("test", "--repo", repo.path, "--out", out, "--jobs", "2")
+    assert result.code == 1
+    assert "passed" in result.out and "ok" in result.out
+    assert "ko: main.ipynb failed in cell 2: ZeroDivisionError" in result.out
+    assert "cell 2/2" in result.err  # per-cell progress on stderr
+    only = cli("test", repo.path / "p/ok", "--repo", repo.path, "--out", out, "--json")
+    assert only.code == 0
+    doc = only.json()
+    assert [p["package"] for p in doc["packages"]] == ["ok"]
+    assert json.loads((out / "ok/report.json").read_text())["status"] == "passed"
