@@ -122,7 +122,8 @@ def test_secret_masked_in_every_artifact(repo: Repo, tmp_path: Path) -> None:
     repo.write("p/s/main.ipynb", notebook(
         "import os; token = os.environ['API_TOKEN']", "print('token is', token)",
         "open('leak.txt', 'w').write(token)", "token"))
-    repo.write("p/s/fail.ipynb", notebook("raise ValueError('bad token ' + __import__('os').environ['API_TOKEN'])"))
+    repo.write("p/s/fail.ipynb", notebook(
+        "raise ValueError('bad token ' + __import__('os').environ['API_TOKEN'])"))
     repo.write_package("p/s", notebooks=["main.ipynb", "fail.ipynb"],
                        secrets={"API_TOKEN": "env:RUNNER_TOKEN"})
     repo.commit()
