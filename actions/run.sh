@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Run one dvbuild step the way the action's inputs ask. Every input arrives as an
+# environment variable (never expanded into this script by the runner):
+#   DVBUILD_COMMAND   detect | test | build | publish | render | comment | all
+#   DVBUILD_PACKAGES  package folders, separated by spaces, commas or newlines
+#                     (default: what detect selects, for `all`; every package otherwise)
+#   DVBUILD_STORE, DVBUILD_CATALOG, DVBUILD_REGISTRY, DVBUILD_REPORT_DIR, DVBUILD_VENV
+# Step outputs: report-dir (and packages, matrix, any, written by `dvbuild detect`).
+set -uo pipefail
+
+dvbuild="${DVBUILD_VENV:+$DVBUILD_VENV/bin/}dvbuild"
+python="${DVBUILD_VENV:+$DVBUILD_VENV/bin/}python"
+report_dir="${DVBUILD_REPORT_DIR:-${RUNNER_TEMP:-/tmp}/dvbuild-report}"
+manifests_dir="$report_dir/manifests"
+store=()
+catalog=()
+if [ -n "${DVBUILD_STORE:-}" ]; then store=(--store "$DVBUILD_STORE"); fi
+if [ -n "${DVBUILD_CATALOG:-}" ]; then catalog=(--catalog "$DVBUILD_CATALOG"); fi
+if [ -n "${DVBUILD_REGISTRY:-}" ]; then export DVBUILD_REGISTRY; fi
+read -r -a packages <<< "$(printf '%s' "${DVBUILD_PACKAGES:-}" | tr '\n,' '  ')"
+status=0
+
+note() { status=$(( $1 > status ? $1 : status )); }
+
+passed() {  # test runs that passed (dir: their output folders, path: their packages)
+  "$python" - "$report_dir" "$1" <<'PY'
+import json, pathlib, sys
+for report in sorted(pathlib.Path(sys.argv[1]).glob("*/report.json")):
+    doc = json.loads(report.read_text())
+    if doc.get("status") == "passed":
+        print(report.parent if sys.argv[2] == "dir" else doc.get("path"))
+PY
+}
+
+detected() {  # package paths from detect (which also writes the step outputs)
+  "$dvbuild" detect --json | "$python" -c \
+    'import json, sys; [print(p["path"]) for p in json.load(sys.stdin)["packages"]]'
+}
+
+publish() {
+  if [ ${#store[@]} -eq 0 ]; then
+    echo "::error::dvbuild publish needs the store input" >&2
+    return 2
+  fi
+  local dirs=()
+  mapfile -t dirs < <(passed dir)
+  if [ ${#dirs[@]} -eq 0 ]; then echo "dvbuild: nothing passed, nothing to publish"; return 0; fi
+  "$dvbuild" publish "${dirs[@]}" "${store[@]}" "${catalog[@]}"
+}
+
+mkdir -p "$report_dir"
+echo "report-dir=$report_dir" >> "${GITHUB_OUTPUT:-/dev/null}"
+
+case "${DVBUILD_COMMAND:-all}" in
+  detect) "$dvbuild" detect; note $? ;;
+  test) "$dvbuild" test "${packages[@]}" --out "$report_dir"; note $? ;;
+  build) "$dvbuild" build "${packages[@]}" --push; note $? ;;
+  publish) publish; note $? ;;
+  render) "$dvbuild" render "${packages[@]}" --out "$manifests_dir"; note $? ;;
+  comment) "$dvbuild" comment --report "$report_dir" "${store[@]}"; note $? ;;
+  all)
+    if [ ${#packages[@]} -eq 0 ]; then
+      detected > "$report_dir/detected.txt"; note $?
+      mapfile -t packages < "$report_dir/detected.txt"
+    fi
+    if [ ${#packages[@]} -eq 0 ]; then
+      echo "dvbuild: no package changed"
+    else
+      "$dvbuild" test "${packages[@]}" --out "$report_dir"; note $?
+      mapfile -t ok < <(passed path)
+      if [ ${#ok[@]} -gt 0 ]; then
+        "$dvbuild" build "${ok[@]}" --push; note $?
+        publish; note $?
+        "$dvbuild" render "${ok[@]}" --out "$manifests_dir"; note $?
+      fi
+    fi
+    ;;
+  *) echo "::error::unknown dvbuild command '${DVBUILD_COMMAND}'" >&2; exit 2 ;;
+esac
+exit "$status"
