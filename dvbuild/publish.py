@@ -415,17 +415,27 @@ def publish_bundle(store: Store, catalog: Catalog | None, bundle: Bundle, *,
     started, clock = now_iso(), time.monotonic()
     try:
         manifest = _publish_store(store, bundle, started, result)
-        result.status = "published" if (result.uploaded or result.latest_moved) else "unchanged"
+    except (DvbuildError, OSError) as e:
+        _fail(result, e)
+        if catalog is not None:  # status shows failed publishes too, when it can
+            result.seconds = round(time.monotonic() - clock, 3)
+            _record_failure(catalog, bundle, result, started, run_id)
+    else:
         if catalog is not None:
-            _publish_catalog(catalog, store, manifest, result, started, run_id)
-            result.catalog = True
-    except DvbuildError as e:
-        result.status, result.error = "failed", e.message
-    except OSError as e:  # a local file vanished or a socket broke below the adapters
-        result.status, result.error = "failed", f"{type(e).__name__}: {e}"
+            try:
+                _publish_catalog(catalog, store, manifest, result, started, run_id)
+                result.catalog = True
+            except (DvbuildError, OSError) as e:
+                _fail(result, e)
     result.seconds = round(time.monotonic() - clock, 3)
     _summary(result)
     return result
+
+
+def _fail(result: PublishResult, error: Exception) -> None:
+    # OSError: a local file vanished or a socket broke below the adapters.
+    message = error.message if isinstance(error, DvbuildError) else f"{type(error).__name__}: {error}"
+    result.status, result.error = "failed", message
 
 
 def _publish_store(store: Store, bundle: Bundle, started: str,
@@ -435,6 +445,7 @@ def _publish_store(store: Store, bundle: Bundle, started: str,
     if existing is None:
         _upload(store, prefix, bundle.files, result)
         existing = _write_manifest(store, prefix + MANIFEST, bundle.manifest(published=started))
+        result.status = "published"
     else:
         result.skipped = len(bundle.files)
     manifest = json.loads(existing)
@@ -443,6 +454,10 @@ def _publish_store(store: Store, bundle: Bundle, started: str,
                                       hashlib.sha256(existing).hexdigest(), started)
     current = latest(store, bundle.name)
     result.latest = bool(current and current.get("version") == bundle.version)
+    if result.latest_moved or result.status == "published":
+        result.status = "published"
+    else:
+        result.status = "unchanged"
     return dict(manifest)
 
 
@@ -552,6 +567,16 @@ def _publish_catalog(catalog: Catalog, store: Store, manifest: Mapping[str, Any]
     run = run_document(manifest, result, started=started, run_id=run_id)
     result.run = run
     catalog.publish(package, version_doc, run)
+
+
+def _record_failure(catalog: Catalog, bundle: Bundle, result: PublishResult, started: str,
+                    run_id: str | None) -> None:
+    manifest = bundle.manifest(published=started)
+    result.run = run_document(manifest, result, started=started, run_id=run_id)
+    try:
+        catalog.record_run(result.run)
+    except DvbuildError as e:
+        console.log(f"warning: {bundle.name}: the failed run was not recorded: {e.message}")
 
 
 def run_document(manifest: Mapping[str, Any], result: PublishResult, *, started: str,

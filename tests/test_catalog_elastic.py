@@ -193,3 +193,20 @@ def test_real_elasticsearch(tmp_path: Path) -> None:
                     {"package": name, "started": "2000-01-01T00:00:00.000Z"})
     [package] = [p for p in catalog.packages() if p["name"] == name]
     assert package["version"] == first.version
+
+
+def test_opensearch_engine_sends_the_same_bulk(httpserver: HTTPServer) -> None:
+    fake = FakeElastic(httpserver)
+    catalog = open_catalog(httpserver.url_for("/") + "?engine=opensearch",
+                           {"DVBUILD_CATALOG_USERNAME": "u", "DVBUILD_CATALOG_PASSWORD": "pw-secret"})
+    assert isinstance(catalog, ElasticCatalog) and catalog.opensearch
+    run = {"package": "p", "started": "2026-01-01T00:00:00.000Z"}
+    catalog.publish({"name": "p", "version": "v", "published_ms": 5}, {"name": "p", "version": "v"},
+                    run)
+    assert fake.aliases == set(MAPPINGS)
+    [lines] = fake.bulks
+    assert lines[2] == {"index": {"_index": PACKAGES, "_id": "p", "version": 5,
+                                  "version_type": "external"}}
+    bulk = [r for r, _ in httpserver.log if r.path == "/_bulk"][0]
+    assert bulk.headers["Content-Type"] == "application/x-ndjson"
+    assert bulk.authorization is not None and bulk.authorization.password == "pw-secret"

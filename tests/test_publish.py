@@ -289,3 +289,21 @@ def test_file_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert FileStore.from_url("plain/dir").root == tmp_path / "plain/dir"
     with pytest.raises(UsageError):
         open_store("ftp://x/y", {})
+
+
+def test_failed_publish_is_recorded_in_the_catalog(tmp_path: Path, catalog_url: str) -> None:
+    bundle = pub.collect(make_dir(tmp_path / "a"))
+    catalog = open_catalog(catalog_url, {})
+    result = pub.publish_bundle(FlakyStore(tmp_path / "s", budget=1), catalog, bundle, run_id="9")
+    assert result.status == "failed" and not result.catalog
+    [run] = catalog.runs("demo")
+    assert run["status"] == "failed" and run["error"] == "connection lost" and run["run_id"] == "9"
+    assert catalog.packages() == []
+    # every file there but no manifest: the rerun uploads nothing and still completes it
+    store = FileStore(tmp_path / "s")
+    for f in bundle.files:
+        store.write(f"demo/versions/{bundle.version}/{f.path}", f.source, sha256=f.sha256,
+                    content_type=f.content_type)
+    done = pub.publish_bundle(store, catalog, bundle)
+    assert done.status == "published" and done.uploaded == 0 and done.latest and done.catalog
+    assert [r["status"] for r in catalog.runs("demo")] == ["published", "failed"]
