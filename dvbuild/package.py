@@ -184,9 +184,10 @@ def package_dirs(files: Iterable[str]) -> list[str]:
 
 def check_not_nested(dirs: list[str]) -> None:
     problems = []
+    dirset = set(dirs)
     for d in dirs:
         for parent in PurePosixPath(d).parents:
-            if str(parent) in dirs and str(parent) != d:
+            if str(parent) in dirset and str(parent) != d:
                 problems.append(Problem(
                     f"{d}/{DESCRIPTOR}", f"package nested inside package {parent}",
                     expected="package folders that do not contain other package folders",

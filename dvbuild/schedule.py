@@ -9,6 +9,7 @@ them, because the cluster would not.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 from typing import Any
@@ -65,6 +66,7 @@ def _field_problem(name: str, value: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)  # a monorepo repeats a handful of schedules
 def _cronsim_problem(text: str) -> str | None:
     from cronsim import CronSim, CronSimError
 
