@@ -498,24 +498,43 @@ def _remove(path: Path, result: RenderResult) -> None:
     result.pruned.append(path)
 
 
+_MANAGED_LINE = f"app.kubernetes.io/managed-by: {MANAGED_BY}\n"
+_PACKAGE_LINE = re.compile(rf'^ +"{PACKAGE_KEY}": (".*")$', re.MULTILINE)
+
+
 def managed_manifests(out: Path) -> dict[str, list[Path]]:
     """Package name -> manifests in OUT that dvbuild rendered (by label and annotation)."""
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     found: dict[str, list[Path]] = {}
     for path in sorted(out.glob("*.yaml")) if out.is_dir() else []:
         try:
-            doc = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
-        except (yaml.YAMLError, OSError, UnicodeDecodeError):
-            continue  # not ours
-        meta = doc.get("metadata") if isinstance(doc, dict) else None
-        if not isinstance(meta, dict):
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
             continue
-        labels, notes = meta.get("labels") or {}, meta.get("annotations") or {}
-        if labels.get("app.kubernetes.io/managed-by") == MANAGED_BY and notes.get(PACKAGE_KEY):
-            found.setdefault(str(notes[PACKAGE_KEY]), []).append(path)
+        name = _managed_package(text)
+        if name:
+            found.setdefault(name, []).append(path)
     return found
+
+
+def _managed_package(text: str) -> str | None:
+    if PACKAGE_KEY not in text:
+        return None
+    m = _PACKAGE_LINE.search(text)
+    if _MANAGED_LINE in text and m:  # as rendered: no need to parse the whole file
+        return str(json.loads(m[1]))
+    import yaml  # reformatted by someone: read it properly
+
+    try:
+        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    except yaml.YAMLError:
+        return None
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    if not isinstance(meta, dict):
+        return None
+    labels, notes = meta.get("labels") or {}, meta.get("annotations") or {}
+    if labels.get("app.kubernetes.io/managed-by") == MANAGED_BY and notes.get(PACKAGE_KEY):
+        return str(notes[PACKAGE_KEY])
+    return None
 
 
 def _image_source(settings: Settings, image: str | None) -> Callable[[Package], str]:

@@ -160,3 +160,18 @@ def test_missing_team_and_bad_kind_are_input_errors(make_repo, cli, tmp_path):
     result = cli("render", "--repo", repo.path, "--out", tmp_path, "--kind", "cronjob",
                  "--image", "img")
     assert result.code == 0
+
+
+def test_prune_recognises_reformatted_manifests(make_repo, cli, tmp_path):
+    repo = monorepo(make_repo)
+    assert cli("render", "--repo", repo.path, "--out", tmp_path, "--image", "img").code == 0
+    # someone ran the file through a formatter: still ours, by label and annotation
+    doc = read(tmp_path / "daily.yaml")
+    (tmp_path / "daily.yaml").unlink()
+    (tmp_path / "renamed.yaml").write_text(yaml.safe_dump(doc, default_flow_style=False))
+    assert manifests.managed_manifests(tmp_path)["daily"] == [tmp_path / "renamed.yaml"]
+    shutil.rmtree(repo.path / "packages/daily")
+    repo.commit("remove daily")
+    result = cli("render", "--repo", repo.path, "--out", tmp_path, "--image", "img", "--prune")
+    assert result.code == 0, result.err
+    assert not (tmp_path / "renamed.yaml").exists()
