@@ -63,7 +63,7 @@ def _prepare(settings: Settings, package: Package, out: Path, mode: Mode,
     from dvbuild.notebooks import prepare
 
     item = prepare.Prepared(package, out / package.name, prepare.base_report(settings, package, mode))
-    problems = prepare.validation_problems(settings, package)
+    problems = prepare.validation_problems(settings, package, mode)
     if problems:
         return _failed_early(item, "invalid", "; ".join(problems))
     chosen = resolvers or secrets_mod.default_resolvers(settings.config.vault, settings.environ)

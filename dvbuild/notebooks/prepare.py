@@ -66,18 +66,19 @@ def _input_hash(settings: Settings, package: Package, mode: str) -> str | None:
         return env
 
 
-def validation_problems(settings: Settings, package: Package) -> list[str]:
-    """Problems from dvbuild.validate when it is there, plus notebooks that do not exist."""
+def validation_problems(settings: Settings, package: Package, mode: str = "test") -> list[str]:
+    """The package folder's problems as `dvbuild validate` reports them (one folder, no git
+    needed, so it works inside an image), plus notebooks that do not exist."""
+    from dvbuild import validate
+
     problems: list[str] = []
     try:
-        from dvbuild import validate
-    except ImportError:
-        validate = None  # type: ignore[assignment]
-    if validate is not None:
-        try:
-            problems += [str(p) for p in validate.validate(settings, [package.folder])]
-        except DvbuildError as e:
-            problems.append(str(e))
+        found = validate.check_folder(settings.root, package.path)[1]
+        if mode == "run":  # an image carries the depends_on code it was built with
+            found = [p for p in found if not p.pointer.startswith("/depends_on")]
+        problems += [str(p) for p in found]
+    except DvbuildError as e:
+        problems.append(str(e))
     for rel in package.notebooks:
         if not (package.folder / rel).is_file():
             problems.append(f"{package.descriptor_file} /notebooks: {rel} does not exist")
