@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
 START_SLACK = 600  # seconds on top of the notebooks' timeouts: pull, start, publish
 MAX_ANNOTATION = 2000
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IMAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,510}$")  # loose: no spaces, no controls
 VAULT_MOUNT = "/var/run/secrets/nais.io/vault"
 _SURROGATES = re.compile(r"\\ud([89ab][0-9a-f]{2})\\ud([c-f][0-9a-f]{2})")
 
@@ -116,10 +117,13 @@ def job_values(settings: Settings, package: Package, image: str, kind: str = "na
     v = values.data
     file = package.descriptor_file
     values.origins.update(schedule=(file, "/schedule"), timezone=(file, "/timezone"),
-                          active_deadline=(file, "/timeout"), image=("--image", ""))
+                          active_deadline=(file, "/timeout"), image=(CONFIG_FILE, "/registry"))
     v.update(name=job_name(package.name), descriptor_file=file, image=image,
              schedule=package.schedule, timezone=package.timezone)
     _schedule(package, values)
+    if not IMAGE_RE.match(image):
+        values.problem("image", f"image reference {image!r} is not valid",
+                       expected="registry/name:tag without spaces")
     _team(pick, values, required=kind == "naisjob")
     _job_settings(pick, package, values)
     v["resources"] = _resources(pick("resources", {}), values)
@@ -442,6 +446,9 @@ def render_all(settings: Settings, packages: list[Package], out: Path, *,
                prune: Iterable[str] = ()) -> RenderResult:
     if kind not in KINDS:
         raise UsageError(f"unknown manifest kind {kind!r}", hint="use naisjob or cronjob")
+    if image is not None and not IMAGE_RE.match(image.replace("{name}", "x").replace("{hash}", "0")):
+        raise UsageError(f"--image {image!r} is not an image reference",
+                         hint="e.g. ghcr.io/team/{name}:1.2.3")
     result = RenderResult()
     existing = managed_manifests(out)
     images = _image_source(settings, image)

@@ -115,7 +115,7 @@ def test_hostile_descriptions_stay_data(tmp_path: Path, description: str) -> Non
                 job={"env": {"NOTE": description}})
     for kind, render in (("naisjob", manifests.render_naisjob),
                          ("cronjob", manifests.render_cronjob)):
-        text = render(settings(tmp_path), p, f"img:{description}")
+        text = render(settings(tmp_path), p, "img")
         assert check(text, kind) == []
         doc = load(text)
         notes = doc["metadata"]["annotations"]
@@ -269,3 +269,13 @@ def test_bundled_crd_is_noted() -> None:
     note = (schemas.HERE / "SOURCE.md").read_text()
     assert "nais.io_naisjobs.yaml" in note and "liberator" in note
     assert json.dumps(schemas.naisjob_schema())  # converted schema is plain JSON
+
+
+def test_hostile_repo_settings_are_reported(tmp_path: Path) -> None:
+    s = settings(tmp_path, naisjob={"team": "a team\nkind: Secret", "namespace": "Bad_NS"})
+    problems = problems_for(tmp_path, "naisjob", s)
+    assert {(p.file, p.pointer) for p in problems} == {("dvbuild.yaml", "/naisjob/team"),
+                                                        ("dvbuild.yaml", "/naisjob/namespace")}
+    values = manifests.job_values(settings(tmp_path), package(tmp_path), "img\nkind: Secret")
+    [image] = values.problems
+    assert (image.file, image.pointer) == ("dvbuild.yaml", "/registry")

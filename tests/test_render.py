@@ -157,6 +157,8 @@ def test_missing_team_and_bad_kind_are_input_errors(make_repo, cli, tmp_path):
     assert result.code == 2 and "/job/team" in result.err
     result = cli("render", "--repo", repo.path, "--out", tmp_path, "--kind", "deployment")
     assert result.code == 2 and "naisjob or cronjob" in result.err
+    result = cli("render", "--repo", repo.path, "--out", tmp_path, "--image", "a b")
+    assert result.code == 2 and "--image" in result.err
     result = cli("render", "--repo", repo.path, "--out", tmp_path, "--kind", "cronjob",
                  "--image", "img")
     assert result.code == 0
