@@ -138,7 +138,8 @@ class Datapackage:
         from dvbuild.validate import descriptor_problems
 
         target = self.output_dir / DESCRIPTOR
-        problems = descriptor_problems(self.descriptor, str(target), self.output_dir)
+        problems = descriptor_problems(self.descriptor, str(target), self.output_dir,
+                                       notebook_folder=self.folder)
         if problems:
             raise ConfigError(problems, hint="fix the descriptor or the add_* calls")
         self.output_dir.mkdir(parents=True, exist_ok=True)

@@ -146,9 +146,11 @@ def with_lines(problems: list[Problem], text: str) -> list[Problem]:
 
 
 def descriptor_problems(descriptor: Mapping[str, Any], file: str, folder: Path,
-                        root: Path | None = None) -> list[Problem]:
-    """Every problem in one parsed descriptor (no line numbers; see with_lines)."""
-    issues = list(_dvbuild_issues(descriptor, folder, root))
+                        root: Path | None = None, *,
+                        notebook_folder: Path | None = None) -> list[Problem]:
+    """Every problem in one parsed descriptor (no line numbers; see with_lines). Resource
+    paths are checked in `folder`, notebooks in `notebook_folder` (default: the same)."""
+    issues = list(_dvbuild_issues(descriptor, folder, root, notebook_folder or folder))
     issues += spec.problems(descriptor)
     seen: set[tuple[str, str]] = set()
     problems = []
@@ -159,7 +161,8 @@ def descriptor_problems(descriptor: Mapping[str, Any], file: str, folder: Path,
     return problems
 
 
-def _dvbuild_issues(d: Mapping[str, Any], folder: Path, root: Path | None) -> Iterator[Issue]:
+def _dvbuild_issues(d: Mapping[str, Any], folder: Path, root: Path | None,
+                    notebook_folder: Path) -> Iterator[Issue]:
     yield from _name(d.get("name"))
     yield from unknown_keys(d, (*DVBUILD_KEYS, *SPEC_KEYS), "")
     if d.get("schedule") is not None:
@@ -174,7 +177,7 @@ def _dvbuild_issues(d: Mapping[str, Any], folder: Path, root: Path | None) -> It
     for key in ("parameters", "test_parameters"):
         if key in d:
             yield from _parameters(d[key], f"/{key}")
-    yield from _notebooks(d, folder)
+    yield from _notebooks(d, notebook_folder)
     yield from _resource_paths(d.get("resources"), folder)
     yield from _depends_on(d.get("depends_on"), root)
     yield from _secrets(d.get("secrets"))

@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from dvbuild import Datapackage
+from dvbuild.errors import ConfigError
+from dvbuild.resources_check import check as check_data
+
+NB = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def make_package(folder: Path, **fields: Any) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptor = {"name": "ledighet", "resources": [], "schedule": "15 6 * * 1-5",
+                  "parameters": {"n": 10}, "secrets": {"DB": "env:DB_PASSWORD"}, **fields}
+    (folder / "datapackage.json").write_text(json.dumps(descriptor))
+    (folder / "main.ipynb").write_text(NB)
+    return folder
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "fylke": ["Oslo", "Agder", None],
+        "antall": pd.array([1, 2, None], dtype="Int64"),
+        "andel": [0.5, 1.25, 3.0],
+        "aktiv": [True, False, True],
+        "dato": pd.to_datetime(["2025-01-01T00:00", "2025-02-01T10:30", "2025-03-01T00:00"]),
+        "dag": [pd.Timestamp("2025-01-01").date()] * 3,
+    })
+
+
+EXPECTED_FIELDS = [
+    {"name": "fylke", "type": "string"}, {"name": "antall", "type": "integer"},
+    {"name": "andel", "type": "number"}, {"name": "aktiv", "type": "boolean"},
+    {"name": "dato", "type": "datetime"}, {"name": "dag", "type": "date"},
+]
+
+
+def sha256(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_here_finds_the_package_from_a_subfolder(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    make_package(tmp_path / "pkg")
+    (tmp_path / "pkg" / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "pkg" / "sub")
+    monkeypatch.delenv("DVBUILD_OUTPUT_DIR", raising=False)
+    dp = Datapackage.here()
+    assert (dp.name, dp.folder, dp.output_dir) == ("ledighet", tmp_path / "pkg", tmp_path / "pkg")
+
+
+def test_here_outside_a_package(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no datapackage.json in"):
+        Datapackage.here(tmp_path, environ={})
+
+
+@pytest.mark.parametrize("format", ["csv", "parquet", "json"])
+def test_add_resource_formats(tmp_path: Path, frame: pd.DataFrame, format: str) -> None:
+    pkg = make_package(tmp_path / "pkg")
+    out = tmp_path / "out"
+    dp = Datapackage.here(pkg, environ={"DVBUILD_OUTPUT_DIR": str(out)})
+    entry = dp.add_resource(frame, name="ledige", description="Ledige per fylke", format=format)
+    written = dp.write()
+
+    data = out / f"data/ledige.{format}"
+    assert written == out / "datapackage.json"
+    assert entry["path"] == f"data/ledige.{format}"
+    assert entry["bytes"] == data.stat().st_size
+    assert entry["hash"] == sha256(data)
+    assert entry["rows"] == 3
+    assert entry["schema"] == {"fields": EXPECTED_FIELDS}
+    assert entry["description"] == "Ledige per fylke"
+    descriptor = json.loads(written.read_text())
+    # dvbuild's own fields survive
+    assert descriptor["schedule"] == "15 6 * * 1-5"
+    assert descriptor["secrets"] == {"DB": "env:DB_PASSWORD"}
+    assert not (pkg / "data").exists()  # nothing written into the source folder
+
+    from frictionless import Package
+
+    assert Package.validate_descriptor(descriptor).valid
+    # the data matches schema, bytes, hash and rows (frictionless reads it)
+    assert check_data(descriptor, "datapackage.json", out) == []
+
+
+def test_csv_package_validates_with_frictionless_alone(tmp_path: Path,
+                                                      frame: pd.DataFrame) -> None:
+    pkg = make_package(tmp_path / "pkg")
+    dp = Datapackage(pkg)
+    dp.add_resource(frame, name="ledige")
+    dp.write()
+    import frictionless
+
+    report = frictionless.validate(str(pkg / "datapackage.json"))
+    assert report.valid, report.flatten(["type", "note"])
+
+
+def test_declared_resource_keeps_its_fields(tmp_path: Path, frame: pd.DataFrame) -> None:
+    pkg = make_package(tmp_path / "pkg", resources=[
+        {"name": "ledige", "path": "ut/ledige.csv", "title": "Ledige", "format": "csv"}])
+    dp = Datapackage(pkg)
+    entry = dp.add_resource(frame, name="ledige")
+    assert entry["path"] == "ut/ledige.csv"
+    assert entry["title"] == "Ledige"
+    assert len(dp.resources) == 1
+
+
+def test_second_notebook_continues(tmp_path: Path, frame: pd.DataFrame) -> None:
+    pkg = make_package(tmp_path / "pkg")
+    env = {"DVBUILD_OUTPUT_DIR": str(tmp_path / "out")}
+    first = Datapackage.here(pkg, environ=env)
+    first.add_resource(frame, name="a")
+    first.write()
+    second = Datapackage.here(pkg, environ=env)
+    second.add_resource(frame, name="b", format="json")
+    second.write()
+    names = [r["name"] for r in json.loads((tmp_path / "out/datapackage.json").read_text())
+             ["resources"]]
+    assert names == ["a", "b"]
+
+
+def test_records_and_files_without_a_frame(tmp_path: Path) -> None:
+    pkg = make_package(tmp_path / "pkg")
+    dp = Datapackage(pkg)
+    entry = dp.add_resource([{"a": 1}, {"a": 2}], name="records", format="json")
+    assert entry["rows"] == 2
+    (pkg / "own.csv").write_text("x\n1\n")
+    own = dp.add_resource("own.csv", name="own", format="csv")
+    assert own["path"] == "data/own.csv"
+    assert own["hash"] == sha256(pkg / "own.csv")
+    assert "rows" not in own
+
+
+def test_views_and_notebooks(tmp_path: Path, frame: pd.DataFrame) -> None:
+    dp = Datapackage(make_package(tmp_path / "pkg"))
+    dp.add_resource(frame, name="ledige")
+    view = dp.add_view(name="trend", resource="ledige", spec_type="vega-lite",
+                       spec={"mark": "line"}, title="Trend")
+    assert view == {"name": "trend", "resources": ["ledige"], "specType": "vega-lite",
+                    "title": "Trend", "spec": {"mark": "line"}}
+    dp.add_notebook("main.ipynb", title="Analyse")
+    dp.write()
+    views = json.loads((tmp_path / "pkg/datapackage.json").read_text())["views"]
+    assert views[1] == {"name": "notebook-main", "specType": "notebook", "resources": [],
+                        "spec": {"path": "main.ipynb", "html": "main.html"}, "title": "Analyse"}
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda dp, df: dp.add_resource(df, name="Bad Name"), "resource name 'Bad Name'"),
+    (lambda dp, df: dp.add_resource(df, name="a", format="xlsx"), "format 'xlsx'"),
+    (lambda dp, df: dp.add_resource(df, name="a", path="../a.csv"), "path '../a.csv'"),
+    (lambda dp, df: dp.add_resource(df, name="a", path="/tmp/a.csv"), "path '/tmp/a.csv'"),
+    (lambda dp, df: dp.add_view(name="v", resource="nope"), "unknown resource"),
+    (lambda dp, df: dp.add_view(name="v", resource="a", spec_type="bars"), "spec_type 'bars'"),
+])
+def test_bad_calls(tmp_path: Path, frame: pd.DataFrame, call: Any, message: str) -> None:
+    dp = Datapackage(make_package(tmp_path / "pkg"))
+    with pytest.raises(ValueError, match=message):
+        call(dp, frame)
+
+
+def test_not_a_frame(tmp_path: Path) -> None:
+    dp = Datapackage(make_package(tmp_path / "pkg"))
+    with pytest.raises(TypeError, match="expected a pandas DataFrame"):
+        dp.add_resource(42, name="a")
+
+
+def test_write_validates(tmp_path: Path) -> None:
+    dp = Datapackage(make_package(tmp_path / "pkg", timeout=0))
+    with pytest.raises(ConfigError, match="timeout is 0"):
+        dp.write()
+
+
+def test_example_notebook_api_round_trip(tmp_path: Path, frame: pd.DataFrame) -> None:
+    """What examples/monorepo notebooks do, checked with `dvbuild validate --data` rules."""
+    pkg = make_package(tmp_path / "pkg")
+    dp = Datapackage(pkg)
+    for fmt in ("csv", "parquet", "json"):
+        dp.add_resource(frame, name=f"t-{fmt}", format=fmt)
+    dp.write()
+    from dvbuild.validate import descriptor_problems
+
+    descriptor = json.loads((pkg / "datapackage.json").read_text())
+    assert descriptor_problems(descriptor, "datapackage.json", pkg) == []
+    assert check_data(descriptor, "datapackage.json", pkg) == []
