@@ -307,3 +307,31 @@ def test_failed_publish_is_recorded_in_the_catalog(tmp_path: Path, catalog_url: 
     done = pub.publish_bundle(store, catalog, bundle)
     assert done.status == "published" and done.uploaded == 0 and done.latest and done.catalog
     assert [r["status"] for r in catalog.runs("demo")] == ["published", "failed"]
+
+
+def test_store_and_catalog_from_dvbuild_yaml(tmp_path: Path, make_repo: Any, cli: Any) -> None:
+    repo = make_repo()
+    store, catalog = tmp_path / "s", tmp_path / "c"
+    repo.write("dvbuild.yaml", f"store: {store.as_uri()}\ncatalog: {catalog.as_uri()}\n")
+    folder = make_dir(tmp_path / "out")
+    res = cli("publish", folder, "--json", cwd=repo.path)
+    assert res.code == 0, res.err
+    assert res.json()["store"] == store.as_uri() and (catalog / "dvbuild-packages").is_dir()
+    res = cli("versions", "demo", cwd=repo.path)
+    assert res.code == 0 and res.out.startswith("* 1.2.0-")
+    res = cli("publish", folder, cwd=tmp_path)
+    assert res.code == 2 and "--store is required" in res.err
+
+
+def test_rollback_updates_the_catalog(tmp_path: Path, store_url: str, catalog_url: str,
+                                      cli: Any) -> None:
+    first = publish(make_dir(tmp_path / "a", rows=1), store_url, catalog_url)
+    publish(make_dir(tmp_path / "b", rows=2), store_url, catalog_url)
+    res = cli("publish", "--rollback", first.version, "demo", "--store", store_url,
+              "--catalog", catalog_url)
+    assert res.code == 0, res.err
+    catalog = open_catalog(catalog_url, {})
+    assert catalog.packages()[0]["version"] == first.version
+    assert catalog.runs("demo")[0]["status"] == "rollback"
+    res = cli("publish", "--rollback", first.version, "a", "b", "--store", store_url)
+    assert res.code == 2 and "exactly one" in res.err

@@ -12,8 +12,10 @@ from dvbuild.errors import UsageError
 
 TARGETS = typer.Argument(None, metavar="DIR...",
                          help="Built package directories (or NAME with --rollback).")
-STORE_OPTION = typer.Option(None, "--store", help="s3://bucket/prefix or file:///dir")
-CATALOG_OPTION = typer.Option(None, "--catalog", help="http(s)://elasticsearch or file:///dir")
+STORE_OPTION = typer.Option(None, "--store", help="s3://bucket/prefix or file:///dir "
+                            "(default: dvbuild.yaml store)")
+CATALOG_OPTION = typer.Option(None, "--catalog", help="http(s)://elasticsearch or file:///dir "
+                              "(default: dvbuild.yaml catalog)")
 ROLLBACK_OPTION = typer.Option(None, "--rollback", metavar="VERSION",
                                help="Point NAME's latest.json back at this complete version.")
 COMMIT_OPTION = typer.Option(None, "--commit", help="Commit sha, when no report.json has one.")
@@ -27,8 +29,8 @@ def register(app: typer.Typer) -> None:
 
 def publish(
     targets: list[str] = TARGETS,
-    store: str = STORE_OPTION,
-    catalog: str = CATALOG_OPTION,
+    store: str | None = STORE_OPTION,
+    catalog: str | None = CATALOG_OPTION,
     rollback: str = ROLLBACK_OPTION,
     commit: str = COMMIT_OPTION,
     input_hash: str = INPUT_HASH_OPTION,
@@ -37,8 +39,8 @@ def publish(
     """Publish built package directories as versions in a store (and a catalog)."""
     from dvbuild import publish as pub
 
-    if not store:
-        raise UsageError("--store is required", hint="--store s3://bucket/prefix or file:///dir")
+    store = store or repo_default("store")
+    catalog = catalog or repo_default("catalog") or None
     env = environ()
     if rollback:
         return _rollback(targets or [], rollback, store, catalog, as_json)
@@ -75,3 +77,19 @@ def _rollback(targets: list[str], version: str, store_url: str, catalog_url: str
     else:
         console.echo(f"{targets[0]}: latest is now {doc.get('version')}")
     return 0
+
+
+def repo_default(key: str) -> str:
+    """`store`/`catalog` from the dvbuild.yaml of the repository around the working
+    directory; publish also runs outside any repository, where --store is required."""
+    from dvbuild.errors import DvbuildError
+    from dvbuild.settings import load_settings
+
+    try:
+        value = getattr(load_settings(None, environ=environ()).config, key)
+    except DvbuildError:
+        value = None
+    if key == "store" and not value:
+        raise UsageError("--store is required (dvbuild.yaml has no store)",
+                         hint="--store s3://bucket/prefix or file:///dir")
+    return str(value or "")

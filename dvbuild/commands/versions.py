@@ -6,8 +6,7 @@ import typer
 
 from dvbuild import console
 from dvbuild.commands import JSON_OPTION, environ
-from dvbuild.commands.publish import STORE_OPTION
-from dvbuild.errors import UsageError
+from dvbuild.commands.publish import STORE_OPTION, repo_default
 
 
 def register(app: typer.Typer) -> None:
@@ -16,15 +15,14 @@ def register(app: typer.Typer) -> None:
 
 def versions(
     name: str = typer.Argument(..., help="The package name."),
-    store: str = STORE_OPTION,
+    store: str | None = STORE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> int:
     """List a package's complete versions (newest first); * marks latest."""
     from dvbuild import publish as pub
     from dvbuild.stores import open_store
 
-    if not store:
-        raise UsageError("--store is required", hint="--store s3://bucket/prefix or file:///dir")
+    store = store or repo_default("store")
     opened = open_store(store, environ())
     current = (pub.latest(opened, name) or {}).get("version")
     rows = [{"version": m["version"], "published": m.get("published"),
