@@ -128,7 +128,7 @@ def job_values(settings: Settings, package: Package, image: str, kind: str = "na
     _job_settings(pick, package, values)
     v["resources"] = _resources(pick("resources", {}), values)
     _environment(settings, package, pick, values)
-    v["hosts"] = _hosts(settings, pick("outbound", []), values)
+    v["hosts"] = _hosts(settings, pick, values)
     v["annotations"] = _annotations(package, values)
     return values
 
@@ -235,8 +235,15 @@ def _environment(settings: Settings, package: Package, pick: _Picker, values: Va
                "AWS_ENDPOINT_URL": _s3_endpoint(settings)}
     env += [{"name": k, "value": _no_userinfo(str(u))} for k, u in runtime.items()
             if u and k not in env_names]
-    env_from = pick("env_from", [values.data["name"]] if refs_env else [])
+    # credentials (S3, catalog, webhook URL, `env:` secrets) come from one Secret per job
+    needs = refs_env or runtime["AWS_ENDPOINT_URL"] or _scheme(settings.config.store) == "s3" \
+        or _scheme(settings.config.catalog) in ("http", "https") or pick("webhook")
+    env_from = pick("env_from", [values.data["name"]] if needs else [])
     values.data.update(env=env, env_from=list(env_from), vault_paths=vault_paths)
+
+
+def _scheme(url: str | None) -> str:
+    return urlsplit(url or "").scheme
 
 
 def _plain_env(spec: Any, package: Package, values: Values) -> list[dict[str, str]]:
@@ -302,17 +309,20 @@ def _no_userinfo(url: str) -> str:
     return url
 
 
-def _hosts(settings: Settings, extra: Any, values: Values) -> list[dict[str, Any]]:
-    """The hosts a production run talks to: store, catalog, Vault, webhook, `outbound`."""
+def _hosts(settings: Settings, pick: _Picker, values: Values) -> list[dict[str, Any]]:
+    """The hosts a production run talks to: store, catalog, Vault, webhook, `outbound`.
+    `webhook` may be a URL, but only its host is used: the URL often holds a token."""
     urls: list[str] = []
     store = settings.config.store or ""
     if urlsplit(store).scheme == "s3":
         urls.append(_s3_endpoint(settings) or f"https://{urlsplit(store).netloc}.s3.amazonaws.com")
-    urls += [settings.config.catalog or "", str(settings.config.vault.get("address") or ""),
-             str(settings.config.naisjob.get("webhook") or "")]
+    urls += [settings.config.catalog or "", str(settings.config.vault.get("address") or "")]
+    extra = pick("outbound", [])
     if not isinstance(extra, list):
         values.problem("outbound", f"outbound is {extra!r}", expected="a list of host names")
         extra = []
+    webhook = pick("webhook")
+    extra = [*extra, webhook] if webhook else extra
     urls += [str(e) if "//" in str(e) else f"https://{e}" for e in extra]
     return [dict(h) for h in _hosts_of(tuple(urls))]
 

@@ -279,3 +279,21 @@ def test_hostile_repo_settings_are_reported(tmp_path: Path) -> None:
     values = manifests.job_values(settings(tmp_path), package(tmp_path), "img\nkind: Secret")
     [image] = values.problems
     assert (image.file, image.pointer) == ("dvbuild.yaml", "/registry")
+
+
+def test_webhook_gives_a_host_and_a_secret_never_its_url(tmp_path: Path) -> None:
+    s = settings(tmp_path, naisjob={"team": "t", "webhook": "https://hooks.slack.com/services/T0/B0/tok3n",
+                                    "outbound": ["api.example.com", "https://db.example.com:5432"]})
+    text = manifests.render_naisjob(s, package(tmp_path), "img")
+    assert "tok3n" not in text and "/services/" not in text
+    spec = load(text)["spec"]
+    assert spec["envFrom"] == [{"secret": "arbeidsledighet"}]
+    assert spec["accessPolicy"]["outbound"]["external"] == [
+        {"host": "api.example.com"}, {"host": "db.example.com", "ports": [{"port": 5432}]},
+        {"host": "hooks.slack.com"}]
+    plain = load(manifests.render_naisjob(settings(tmp_path, store="file:///data"),
+                                          package(tmp_path), "img"))["spec"]
+    assert "envFrom" not in plain and "accessPolicy" not in plain
+    own = load(manifests.render_naisjob(settings(tmp_path), package(
+        tmp_path, secrets={"T": "env:T"}, job={"env_from": ["shared", "mine"]}), "img"))["spec"]
+    assert own["envFrom"] == [{"secret": "shared"}, {"secret": "mine"}]
