@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
+
+from dvbuild.catalogs import open_catalog
 from dvbuild.commands.status import package_status
 from dvbuild.package import Package
 from dvbuild.publish import publish_dirs
@@ -134,3 +141,60 @@ def test_package_status_is_pure(tmp_path):
                                 "2026-03-04T00:00:00+00:00"]
     assert row["version"] == "0.1.0-abc"
     assert row["last_run"]["rows"] == 5 and row["last_run"]["status"] == "failed"
+
+
+ES_HEADERS = {"X-Elastic-Product": "Elasticsearch", "content-type": "application/json"}
+
+
+def es_hits(index: str, docs: list[dict[str, Any]]) -> Response:
+    body = {"took": 1, "timed_out": False, "_shards": {"total": 1, "successful": 1, "failed": 0},
+            "hits": {"total": {"value": len(docs), "relation": "eq"}, "max_score": None,
+                     "hits": [{"_index": f"{index}-v1", "_id": str(i), "_score": None,
+                               "_source": d} for i, d in enumerate(docs)]}}
+    return Response(json.dumps(body), headers=ES_HEADERS)
+
+
+def test_status_from_elasticsearch(make_repo, cli, tmp_path, httpserver: HTTPServer):
+    """Elasticsearch answers with the documents real publishes wrote (to a file catalog)."""
+    repo = monorepo(make_repo)
+    catalog = (tmp_path / "catalog").as_uri()
+    result = publish(repo, tmp_path, "weekdays", 7, catalog)
+    written = open_catalog(catalog, {})
+    httpserver.expect_request("/dvbuild-runs/_search", method="POST").respond_with_response(
+        es_hits("dvbuild-runs", written.runs()))
+    httpserver.expect_request("/dvbuild-packages/_search", method="POST").respond_with_response(
+        es_hits("dvbuild-packages", written.packages()))
+    out = cli("status", "--repo", repo.path, "--catalog", httpserver.url_for("/"), "--json")
+    assert out.code == 0, out.err
+    rows = {r["name"]: r for r in out.json()["packages"]}
+    assert rows["weekdays"]["version"] == result.version
+    assert rows["weekdays"]["last_run"]["rows"] == 7
+    assert rows["on-push"]["last_run"] is None
+
+
+def test_unreachable_catalog_shows_schedules_then_exit_1(make_repo, cli, httpserver: HTTPServer):
+    repo = monorepo(make_repo)
+    httpserver.expect_request("/dvbuild-runs/_search").respond_with_response(Response(
+        json.dumps({"error": {"type": "security_exception", "reason": "missing authentication"},
+                    "status": 401}), status=401, headers=ES_HEADERS))
+    out = cli("status", "--repo", repo.path, "--catalog", httpserver.url_for("/"))
+    assert out.code == 1
+    assert "at 06:15, Monday through Friday" in out.out
+    assert "Traceback" not in out.err and "catalog" in out.err
+
+
+@pytest.mark.elastic
+@pytest.mark.skipif(not os.environ.get("DVBUILD_TEST_ELASTIC_URL"),
+                    reason="needs DVBUILD_TEST_ELASTIC_URL")
+def test_status_against_real_elasticsearch(make_repo, cli, tmp_path):
+    url = os.environ["DVBUILD_TEST_ELASTIC_URL"]
+    repo = make_repo(commit=False)
+    name = f"t{uuid.uuid4().hex[:10]}"
+    repo.write_package(f"packages/{name}", schedule="@daily",
+                       resources=[{"name": "data", "path": "data.csv"}])
+    repo.commit("one")
+    result = publish(repo, tmp_path, name, 4, url)
+    out = cli("status", "--repo", repo.path, "--catalog", url, "--json")
+    assert out.code == 0, out.err
+    [row] = out.json()["packages"]
+    assert row["version"] == result.version and row["last_run"]["rows"] == 4
