@@ -485,9 +485,13 @@ def _upload(store: Store, prefix: str, files: Sequence[FileEntry], result: Publi
         progress.step(entry.bytes)
         return True
 
-    with ThreadPoolExecutor(max_workers=max(1, store.concurrency)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, store.concurrency))
+    try:
         done = list(pool.map(one, files))
-    progress.close()
+    finally:
+        # On the first failure drop the queued files: the rerun uploads them.
+        pool.shutdown(wait=True, cancel_futures=True)
+        progress.close()
     result.uploaded = sum(done)
     result.skipped = len(files) - result.uploaded
     result.bytes_uploaded = sum(f.bytes for f, up in zip(files, done, strict=True) if up)
