@@ -84,11 +84,11 @@ def environ(server: HTTPServer, **extra: str) -> dict[str, str]:
 def test_token_login_and_kv2_read(httpserver: HTTPServer) -> None:
     lookup_self(httpserver)
     mounts(httpserver, "secret", "2")
-    serve(httpserver, "/v1/secret/data/team/db", kv2({"password": VALUE, "user": "etl"}))
+    serve(httpserver, "/v1/secret/data/team/db", kv2({"password": VALUE, "user": "etl-user-7f3a"}))
     values = resolve_secrets({"DB_PASSWORD": "vault:secret/team/db#password",
                               "DB_USER": "vault:secret/team/db#user"},
                              default_resolvers({}, environ(httpserver)))
-    assert values == {"DB_PASSWORD": VALUE, "DB_USER": "etl"}
+    assert values == {"DB_PASSWORD": VALUE, "DB_USER": "etl-user-7f3a"}
     reads = [r for r, _ in httpserver.log if r.path == "/v1/secret/data/team/db"]
     assert len(reads) == 1  # one read per secret path, however many keys
 
