@@ -112,10 +112,13 @@ class _Picker:
 
 def job_values(settings: Settings, package: Package, image: str, kind: str = "naisjob") -> Values:
     """Everything the templates show for one package; problems are collected, not raised."""
-    values = Values()
+    values = Values(problems=shape_problems(package))
+    file = package.descriptor_file
+    if values.problems:  # the typed accessors below would fail on these
+        values.data["descriptor_file"] = file
+        return values
     pick = _Picker(settings, package, values)
     v = values.data
-    file = package.descriptor_file
     values.origins.update(schedule=(file, "/schedule"), timezone=(file, "/timezone"),
                           active_deadline=(file, "/timeout"), image=(CONFIG_FILE, "/registry"))
     v.update(name=job_name(package.name), descriptor_file=file, image=image,
@@ -131,6 +134,25 @@ def job_values(settings: Settings, package: Package, image: str, kind: str = "na
     v["hosts"] = _hosts(settings, pick, values)
     v["annotations"] = _annotations(package, values)
     return values
+
+
+_SHAPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "job": ((dict,), "a mapping"), "secrets": ((dict,), "a mapping NAME: reference"),
+    "timeout": ((int, float), "a number of seconds"), "notebooks": ((list,), "a list of paths"),
+    "timezone": ((str,), "an IANA zone name"), "title": ((str,), "a string"),
+    "description": ((str,), "a string"), "version": ((str,), "a string"),
+}
+
+
+def shape_problems(package: Package) -> list[Problem]:
+    """Fields of the wrong JSON type (`dvbuild validate` says more; this keeps render safe)."""
+    problems = []
+    for key, (types, expected) in _SHAPES.items():
+        value = package.descriptor.get(key)
+        if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
+            problems.append(Problem(package.descriptor_file, f"{key} is {type(value).__name__}",
+                                    pointer=f"/{key}", expected=expected))
+    return problems
 
 
 def _schedule(package: Package, values: Values) -> None:

@@ -297,3 +297,12 @@ def test_webhook_gives_a_host_and_a_secret_never_its_url(tmp_path: Path) -> None
     own = load(manifests.render_naisjob(settings(tmp_path), package(
         tmp_path, secrets={"T": "env:T"}, job={"env_from": ["shared", "mine"]}), "img"))["spec"]
     assert own["envFrom"] == [{"secret": "shared"}, {"secret": "mine"}]
+
+
+def test_wrong_json_types_are_problems_not_crashes(tmp_path: Path) -> None:
+    problems = problems_for(tmp_path, "naisjob", job="big", secrets=["X"], timeout="long",
+                            notebooks="main.ipynb", description=5)
+    assert {p.pointer for p in problems} == {"/job", "/secrets", "/timeout", "/notebooks",
+                                             "/description"}
+    with pytest.raises(ConfigError):
+        manifests.render_naisjob(settings(tmp_path), package(tmp_path, job=[1]), "img")
