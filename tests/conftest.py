@@ -16,7 +16,7 @@ import pytest
 from dvbuild import console
 from dvbuild.cli import main
 
-pytest_plugins: list[str] = ["tests.services.docker", "tests.services.s3"]
+pytest_plugins: list[str] = ["tests.services.docker", "tests.services.s3", "tests.services.postgres"]
 
 HERE = Path(__file__).parent
 EXAMPLES = HERE.parent / "examples" / "monorepo"
