@@ -156,7 +156,7 @@ def collect(folder: Path, *, commit: str | None = None, input_hash: str | None =
     name, semver = _name_and_semver(descriptor, display)
     report = _read_report(folder)
     root = folder.resolve()
-    problems: list[Problem] = []
+    problems = _spec_problems(descriptor, display)
     resources = _resource_files(root, descriptor, display, problems)
     notebooks = _notebook_files(root, descriptor, display, problems)
     if problems:
@@ -182,6 +182,14 @@ def _name_and_semver(descriptor: Mapping[str, Any], display: str) -> tuple[str, 
         raise ConfigError(Problem(display, f"version is {semver!r}", pointer="/version",
                                   expected="a semantic version like 1.2.0"))
     return name, semver
+
+
+def _spec_problems(descriptor: Mapping[str, Any], display: str) -> list[Problem]:
+    """What the Data Package spec says is wrong (dvbuild validate's check of it)."""
+    from dvbuild import spec
+
+    return [Problem(display, message, pointer, expected=expected)
+            for pointer, message, expected in spec.problems(descriptor)]
 
 
 def _read_report(folder: Path) -> dict[str, Any]:

@@ -335,3 +335,16 @@ def test_rollback_updates_the_catalog(tmp_path: Path, store_url: str, catalog_ur
     assert catalog.runs("demo")[0]["status"] == "rollback"
     res = cli("publish", "--rollback", first.version, "a", "b", "--store", store_url)
     assert res.code == 2 and "exactly one" in res.err
+
+
+def test_invalid_descriptor_is_bad_input(tmp_path: Path, store_url: str, cli: Any) -> None:
+    folder = make_dir(tmp_path / "out")
+    desc = json.loads((folder / "datapackage.json").read_text())
+    del desc["resources"][0]["name"]
+    (folder / "datapackage.json").write_text(json.dumps(desc))
+    res = cli("publish", folder, "--store", store_url)
+    assert res.code == 2 and "/resources/0/name" in res.err
+    (folder / "datapackage.json").write_text("{not json")
+    res = cli("publish", folder, "--store", store_url)
+    assert res.code == 2 and "malformed JSON" in res.err and ":1:2" in res.err
+    assert not (tmp_path / "store").exists()
