@@ -10,7 +10,7 @@ through typer as usual, which registers the same options in
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -99,7 +99,7 @@ def write_outputs(settings: Settings, found: Detection) -> None:
     }
     with open(settings.github.output, "a", encoding="utf-8") as out:
         for key, value in values.items():
-            delimiter = f"ghadelimiter_{uuid.uuid4()}"
+            delimiter = f"ghadelimiter_{os.urandom(16).hex()}"
             out.write(f"{key}<<{delimiter}\n{value}\n{delimiter}\n")
 
 

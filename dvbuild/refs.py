@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dvbuild import events, gitio
+from dvbuild import gitio
 from dvbuild.errors import UsageError
 from dvbuild.settings import Settings
+
+if TYPE_CHECKING:
+    from dvbuild import events
 
 MAX_DEEPEN = 1024  # after --deepen 16, 32, ... 1024 comes one full fetch
 
@@ -41,6 +45,8 @@ def resolve(settings: Settings, *, base: str | None = None, head: str | None = N
         return _from_flags(cwd, base, head)
     path = event_path or (Path(settings.github.event_path) if settings.github.event_path else None)
     if path is not None:
+        from dvbuild import events
+
         payload = events.load(path)
         name = event_name or settings.github.event_name or events.infer_name(payload)
         return from_plan(cwd, events.plan(name, payload))
@@ -169,9 +175,10 @@ def _present(sha: str, cwd: Path) -> bool:
 
 
 def need(rev: str, cwd: Path) -> str:
-    if _looks_like_sha(rev) and not gitio.has_commit(rev, cwd):
-        _present(rev, cwd)
+    """The commit sha of rev, fetched by sha if the clone lacks it; else exit 2."""
     sha = gitio.resolve(rev, cwd)
+    if sha is None and _looks_like_sha(rev) and _present(rev, cwd):
+        sha = gitio.resolve(rev, cwd)
     if sha is None:
         raise UsageError(f"unknown git revision {rev!r}",
                          hint="is it fetched? (actions/checkout fetches one commit by default; "
