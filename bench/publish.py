@@ -79,6 +79,8 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=4)
     parser.add_argument("--large-mb", type=int, default=64)
     args = parser.parse_args()
+    # Both ends (boto3 and rclone) are CPU-bound on small files: say what the machine had.
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
         server = S3Server("rclone", Path(tmp) / "server").start()
         try:
