@@ -298,8 +298,7 @@ class _Snapshot:
     def depends_on(self, notices: list[str]) -> dict[str, tuple[str, ...]]:
         keys, contents = self._keyed()
         found, broken = tree.depends_on(keys, contents)
-        for file in broken:
-            notices.append(f"{file}: not valid JSON; its depends_on is not known")
+        notices.extend(broken)
         return found
 
     def load(self, folders: list[str]) -> list[Package]:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from dvbuild import gitio
+from dvbuild import gitio, globs
 from dvbuild.errors import ConfigError, Problem
 from dvbuild.package import DESCRIPTOR, NAME_RE, Package
 from dvbuild.settings import Settings
@@ -97,7 +97,7 @@ def load(settings: Settings, blobs: dict[str, str], folders: list[str],
 
 def depends_on(blobs: dict[str, str], contents: dict[str, bytes],
                ) -> tuple[dict[str, tuple[str, ...]], list[str]]:
-    """({folder: depends_on globs} for packages that declare any, unreadable files).
+    """({folder: depends_on globs} for packages that declare any, problems found).
     A cheap byte search skips the JSON parse of descriptors without the key."""
     found: dict[str, tuple[str, ...]] = {}
     broken = []
@@ -108,10 +108,16 @@ def depends_on(blobs: dict[str, str], contents: dict[str, bytes],
         try:
             value = parse(raw, display(folder)).get("depends_on")
         except ConfigError:
-            broken.append(display(folder))
+            broken.append(f"{display(folder)}: not valid JSON; its depends_on is not known")
             continue
-        if isinstance(value, list) and value:
-            found[folder] = tuple(str(v) for v in value)
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list):
+            continue
+        bad = dict(globs.problems(value))
+        broken += [f"{display(folder)} /depends_on/{i}: {why}" for i, why in bad.items()]
+        kept = tuple(v for i, v in enumerate(value) if i not in bad and isinstance(v, str))
+        if kept:
+            found[folder] = kept
     return found, broken
 
 

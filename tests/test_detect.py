@@ -305,3 +305,15 @@ def test_owner_takes_the_nearest_folder() -> None:
     assert owner("a/b/c.txt", {"a", "a/b"}) == "a/b"
     assert owner("a/bc/c.txt", {"a/b"}) is None
     assert owner("x.txt", {"."}) == "."
+
+
+def test_bad_depends_on_glob_is_a_notice_not_a_crash(cli: Callable[..., Result],
+                                                     repo: Repo) -> None:
+    repo.write_package("packages/pkg1", depends_on=["!shared", "shared/lib"])
+    base = repo.commit()
+    repo.write("shared/lib/util.py", "X = 3\n")
+    repo.commit()
+    result = cli("detect", "--repo", repo.path, "--base", base, "--json")
+    assert result.code == 0, result.err
+    assert names(result.json()) == ["b", "pkg1"]
+    assert "packages/pkg1/datapackage.json /depends_on/0: negation" in result.err
