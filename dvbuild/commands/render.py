@@ -68,3 +68,5 @@ def _show(result: RenderResult, out: Path, kind: str, as_json: bool) -> None:
         console.log(f"{name}: no schedule, no manifest (runs on push only)")
     for path in result.pruned:
         console.echo(f"removed {path}")
+    console.log(f"{len(result.manifests)} {kind} manifest(s) in {out}, "
+                f"{len(result.skipped)} package(s) without a schedule")

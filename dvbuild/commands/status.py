@@ -102,6 +102,7 @@ def package_status(package: Package, runs: list[dict[str, Any]],
                                 next_runs(package.schedule, package.timezone, 3, now)]
     last = runs[0] if runs else None
     row["version"] = (doc or {}).get("version") or (last or {}).get("version")
+    row["published"] = (doc or {}).get("published")
     row["last_run"] = _run_summary(last) if last else None
     return row
 
