@@ -107,7 +107,11 @@ def load_config(root: Path) -> RepoConfig:
     path = root / CONFIG_FILE
     if not path.is_file():
         return RepoConfig()
-    data = _read_yaml(path)
+    try:
+        data = _read_yaml(path)
+    except RecursionError:  # PyYAML composes recursively
+        raise ConfigError(Problem(CONFIG_FILE, "YAML nested too deeply",
+                                  expected="a mapping of settings")) from None
     problems = list(_config_problems(data, CONFIG_FILE))
     if problems:
         from dvbuild.jsonpos import yaml_positions

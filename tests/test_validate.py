@@ -377,3 +377,26 @@ def test_slow_path_errors_get_pointers() -> None:
     found = spec.problems(descriptor)
     assert [p for p, _, _ in found] == ["/created", "/resources/0/schema"]
     assert "primary key" in found[1][1]
+
+
+def test_annotations_are_relative_to_the_git_root(cli: Callable[..., Result],
+                                                  repo: Repo) -> None:
+    package(repo, "mono/packages/p", timeout=0)
+    repo.write("mono/dvbuild.yaml", "ignore: ['**/*.md']\n")
+    result = cli("validate", "--repo", repo.path / "mono", env={"GITHUB_ACTIONS": "true"})
+    assert result.out.startswith("packages/p/datapackage.json:")
+    assert "::error file=mono/packages/p/datapackage.json,line=" in result.err
+
+
+@pytest.mark.parametrize(("yaml_text", "message"), [
+    ("global: " + "[" * 10_000 + "]" * 10_000, "YAML nested too deeply"),
+    ("sources:\n  dvh: 5\n", "source 'dvh' has no url"),
+    ("global: [a\n", "invalid YAML"),
+])
+def test_bad_config_files(cli: Callable[..., Result], repo: Repo, yaml_text: str,
+                          message: str) -> None:
+    repo.write("dvbuild.yaml", yaml_text)
+    package(repo)
+    found = problems(cli, repo)
+    assert [p["file"] for p in found] == ["dvbuild.yaml"]
+    assert found[0]["message"].startswith(message)

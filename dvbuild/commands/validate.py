@@ -41,8 +41,8 @@ def validate_command(
                            "problems": [p.as_dict() for p in problems]})
     else:
         _print(problems, packages)
-    for p in problems:
-        console.annotate("error", p.message, file=p.file, line=p.line)
+    for p in problems:  # annotation paths are relative to the git repository
+        console.annotate("error", p.message, file=settings.prefix + p.file, line=p.line)
     return 2 if problems else 0
 
 
