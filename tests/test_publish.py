@@ -348,3 +348,10 @@ def test_invalid_descriptor_is_bad_input(tmp_path: Path, store_url: str, cli: An
     res = cli("publish", folder, "--store", store_url)
     assert res.code == 2 and "malformed JSON" in res.err and ":1:2" in res.err
     assert not (tmp_path / "store").exists()
+
+
+def test_store_from_environment(tmp_path: Path, cli: Any) -> None:
+    store = (tmp_path / "s").as_uri()
+    res = cli("publish", make_dir(tmp_path / "out"), "--json", cwd=tmp_path,
+              env={"DVBUILD_STORE": store})
+    assert res.code == 0 and res.json()["store"] == store and res.json()["catalog"] is None

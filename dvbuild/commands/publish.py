@@ -13,9 +13,9 @@ from dvbuild.errors import UsageError
 TARGETS = typer.Argument(None, metavar="DIR...",
                          help="Built package directories (or NAME with --rollback).")
 STORE_OPTION = typer.Option(None, "--store", help="s3://bucket/prefix or file:///dir "
-                            "(default: dvbuild.yaml store)")
+                            "(default: $DVBUILD_STORE, dvbuild.yaml store)")
 CATALOG_OPTION = typer.Option(None, "--catalog", help="http(s)://elasticsearch or file:///dir "
-                              "(default: dvbuild.yaml catalog)")
+                              "(default: $DVBUILD_CATALOG, dvbuild.yaml catalog)")
 ROLLBACK_OPTION = typer.Option(None, "--rollback", metavar="VERSION",
                                help="Point NAME's latest.json back at this complete version.")
 COMMIT_OPTION = typer.Option(None, "--commit", help="Commit sha, when no report.json has one.")
@@ -80,15 +80,17 @@ def _rollback(targets: list[str], version: str, store_url: str, catalog_url: str
 
 
 def repo_default(key: str) -> str:
-    """`store`/`catalog` from the dvbuild.yaml of the repository around the working
-    directory; publish also runs outside any repository, where --store is required."""
+    """`store`/`catalog` from $DVBUILD_STORE/$DVBUILD_CATALOG, else the dvbuild.yaml of the
+    repository around the working directory (publish also runs outside any repository)."""
     from dvbuild.errors import DvbuildError
     from dvbuild.settings import load_settings
 
-    try:
-        value = getattr(load_settings(None, environ=environ()).config, key)
-    except DvbuildError:
-        value = None
+    value = environ().get(f"DVBUILD_{key.upper()}")  # as `dvbuild run` reads them
+    if not value:
+        try:
+            value = getattr(load_settings(None, environ=environ()).config, key)
+        except DvbuildError:
+            value = None
     if key == "store" and not value:
         raise UsageError("--store is required (dvbuild.yaml has no store)",
                          hint="--store s3://bucket/prefix or file:///dir")
