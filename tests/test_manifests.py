@@ -306,3 +306,31 @@ def test_wrong_json_types_are_problems_not_crashes(tmp_path: Path) -> None:
                                              "/description"}
     with pytest.raises(ConfigError):
         manifests.render_naisjob(settings(tmp_path), package(tmp_path, job=[1]), "img")
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1\nb: [x, 'y', \"z\"]\nc: {d: null, e: true, f: ~}\n",
+    "n: 0x1F\nm: 1_000\nyes_: yes\nf: 1.5\nt: 2001-12-14\n",
+    "base: &b {x: 1}\nother:\n  <<: *b\n  y: 2\n",
+    "a: 1\na: 2\n",
+    "? [k]\n: v\n",
+    "",
+    "- !!binary aGk=\n",
+])
+def test_quick_yaml_load_equals_safe_load(text: str) -> None:
+    try:
+        expected = yaml.safe_load(text)
+    except yaml.YAMLError:
+        with pytest.raises(yaml.YAMLError):
+            manifests.load_yaml(text)
+        return
+    assert manifests.load_yaml(text) == expected
+
+
+def test_quick_yaml_load_of_rendered_manifests(tmp_path: Path) -> None:
+    for description in HOSTILE:
+        p = package(tmp_path, description=description, secrets={"A": "vault:kv/x#y"},
+                    job={"env": {"N": description}})
+        for kind in manifests.KINDS:
+            text = manifests._render_checked(settings(tmp_path, store="s3://b/p"), p, "img", kind)
+            assert manifests.load_yaml(text) == yaml.safe_load(text)
