@@ -189,3 +189,25 @@ def test_missing_bucket_and_bad_options(rclone_s3: S3Server) -> None:
         open_store("s3://b/x", {"DVBUILD_S3_JOBS": "zero"})
     public = open_store("s3://b/x?public=https://data.example.org/", {})
     assert public.url_for("n/latest.json") == "https://data.example.org/x/n/latest.json"
+
+
+def test_latest_never_moves_backwards_on_s3(moto_s3: S3Server) -> None:
+    store, _ = store_for(moto_s3)
+    assert pub.move_latest(store, "p", "1.0.0-aaaaaaaaaaaa", "x", "2026-01-02T00:00:00.000Z")
+    assert not pub.move_latest(store, "p", "1.0.0-bbbbbbbbbbbb", "y", "2026-01-01T00:00:00.000Z")
+    assert pub.latest(store, "p") == {"version": "1.0.0-aaaaaaaaaaaa", "manifest_sha256": "x",
+                                      "published": "2026-01-02T00:00:00.000Z"}
+
+
+@pytest.mark.parametrize("mode", ["when_required", "when_supported"])
+def test_checksum_mode(tmp_path: Path, moto_s3: S3Server, mode: str) -> None:
+    store, url = store_for(moto_s3, f"?checksum={mode}")
+    config = store.client.meta.config
+    assert config.request_checksum_calculation == mode
+    assert config.response_checksum_validation == mode
+    [result] = pub.publish_dirs([make_dir(tmp_path / "out")], url, None, environ=moto_s3.environ)
+    assert result.status == "published", result.error
+    env = {**moto_s3.environ, "DVBUILD_S3_CHECKSUM": mode}
+    assert open_store("s3://b/x", env).client.meta.config.request_checksum_calculation == mode
+    assert open_store("s3://b/x", moto_s3.environ).client.meta.config \
+        .request_checksum_calculation == "when_required"
