@@ -177,3 +177,13 @@ def test_prune_recognises_reformatted_manifests(make_repo, cli, tmp_path):
     result = cli("render", "--repo", repo.path, "--out", tmp_path, "--image", "img", "--prune")
     assert result.code == 0, result.err
     assert not (tmp_path / "renamed.yaml").exists()
+
+
+def test_prune_with_paths_keeps_the_other_scheduled_packages(make_repo, cli, tmp_path):
+    repo = monorepo(make_repo)
+    assert cli("render", "--repo", repo.path, "--out", tmp_path, "--image", "img").code == 0
+    before = sorted(p.name for p in tmp_path.glob("*.yaml"))
+    result = cli("render", repo.path / "packages/daily", "--repo", repo.path, "--out", tmp_path,
+                 "--image", "img", "--prune", "--json")
+    assert result.code == 0 and result.json()["pruned"] == []
+    assert sorted(p.name for p in tmp_path.glob("*.yaml")) == before
