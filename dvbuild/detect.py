@@ -273,12 +273,12 @@ class _Snapshot:
             on_disk = [f for f in listed if (settings.root / f).is_file()]
             self.blobs = {str(PurePosixPath(f).parent): "" for f in on_disk
                           if PurePosixPath(f).name == DESCRIPTOR}
+            self._contents: dict[str, bytes] | None = None
         else:
             assert rng.head is not None
-            self.blobs = tree.descriptor_blobs(settings, rng.head)
+            self.blobs, self._contents = tree.descriptors(settings, rng.head)
         self.folders = sorted(self.blobs)
         self.folder_set = set(self.folders)
-        self._contents: dict[str, bytes] | None = None
 
     def contents(self) -> dict[str, bytes]:
         if self._contents is None:

@@ -134,18 +134,7 @@ def cat_blobs(oids: list[str], cwd: Path) -> dict[str, bytes]:
     # --buffer: without it git flushes after every object, which doubles the wall time
     out = cmd_output("git", "cat-file", "--batch", "--buffer", cwd=cwd,
                      stdin=("\n".join(unique) + "\n").encode())[1]
-    blobs: dict[str, bytes] = {}
-    pos = 0
-    for oid in unique:
-        eol = out.index(b"\n", pos)
-        header = out[pos:eol].split(b" ")
-        pos = eol + 1
-        if header[-1] == b"missing":
-            continue
-        size = int(header[2])
-        blobs[oid] = out[pos:pos + size]
-        pos += size + 1
-    return blobs
+    return _parse_batch(out, unique)
 
 
 def merge_base(a: str, b: str, cwd: Path) -> str | None:
@@ -184,6 +173,15 @@ def resolve(rev: str, cwd: Path) -> str | None:
     return out.decode().strip() if code == 0 else None
 
 
+def resolve_all(revs: list[str], cwd: Path) -> list[str] | None:
+    """The commit shas of several revs in one git call; None if any is unknown."""
+    if any(r.startswith("-") for r in revs):
+        return None  # never let a rev read as an option
+    code, out, _ = _try("rev-parse", *[f"{r}^{{commit}}" for r in revs], cwd=cwd)
+    shas = out.decode().split()
+    return shas if code == 0 and len(shas) == len(revs) else None
+
+
 def default_branch(cwd: Path, remote: str = "origin") -> str | None:
     """The default branch's name: origin/HEAD if set, else the first of main/master
     that exists on the remote-tracking side or locally."""
@@ -207,3 +205,77 @@ def branch_ref(name: str, cwd: Path, remote: str = "origin") -> str | None:
 def refresh_index(cwd: Path) -> None:
     """Re-stat the index so files touched but unchanged do not show up as modified."""
     _try("update-index", "-q", "--refresh", cwd=cwd)
+
+
+def read_matching(rev: str, spec: str, cwd: Path) -> tuple[dict[str, str], dict[str, bytes]]:
+    """({path: blob id}, {blob id: contents}) for the files at rev matching a pathspec.
+
+    The one place that drives git processes directly instead of through
+    `cmd_output`: the listing (`diff-tree` against the empty tree, which filters
+    by glob inside git) streams into `cat-file --batch` as it arrives, so the two
+    processes overlap instead of waiting for each other. This is detect's biggest
+    git cost on a repository with thousands of packages."""
+    import os
+    import subprocess
+    import threading
+
+    list_cmd = ("git", "-c", "core.quotepath=off", "diff-tree", "-r", "-z", "--raw",
+                "--no-renames", "--no-commit-id", EMPTY_TREE, rev, "--", spec)
+    cat_cmd = ("git", "cat-file", "--batch", "--buffer")
+    try:
+        lister = subprocess.Popen(list_cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        reader = subprocess.Popen(cat_cmd, cwd=cwd, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except FileNotFoundError as e:
+        raise CalledProcessError(list_cmd, 127, "", f"git: not found ({e})") from None
+    assert lister.stdout and lister.stderr and reader.stdin and reader.stdout
+    listing, contents = lister.stdout.fileno(), reader.stdout
+    output: list[bytes] = []
+    drain = threading.Thread(target=lambda: output.append(contents.read()), daemon=True)
+    drain.start()
+    paths: dict[str, str] = {}
+    order: list[str] = []
+    meta: bytes | None = None
+    tail = b""
+    for chunk in iter(lambda: os.read(listing, 1 << 16), b""):
+        fields = (tail + chunk).split(b"\0")
+        tail = fields.pop()
+        oids = []
+        for field in fields:
+            if meta is None:
+                meta = field
+                continue
+            _, mode, _, oid, _ = meta.split(b" ")
+            meta = None
+            if mode != b"160000":
+                paths[field.decode("utf-8", errors="surrogateescape")] = oid.decode()
+                oids.append(oid)
+        if oids:
+            reader.stdin.write(b"\n".join(oids) + b"\n")
+            order += [o.decode() for o in oids]
+    reader.stdin.close()
+    drain.join()
+    err = lister.stderr.read()
+    if lister.wait() != 0:
+        reader.wait()
+        raise CalledProcessError(list_cmd, lister.returncode, "", err.decode(errors="replace"))
+    reader.wait()
+    for stream in (lister.stdout, lister.stderr, reader.stdout):
+        stream.close()
+    return paths, _parse_batch(output[0] if output else b"", order)
+
+
+def _parse_batch(out: bytes, order: list[str]) -> dict[str, bytes]:
+    """`cat-file --batch` output: '<oid> <type> <size>\\n<contents>\\n' per object asked."""
+    blobs: dict[str, bytes] = {}
+    pos = 0
+    for oid in order:
+        eol = out.index(b"\n", pos)
+        header = out[pos:eol].split(b" ")
+        pos = eol + 1
+        if header[-1] == b"missing":
+            continue
+        size = int(header[2])
+        blobs[oid] = out[pos:pos + size]
+        pos += size + 1
+    return blobs

@@ -54,6 +54,10 @@ def resolve(settings: Settings, *, base: str | None = None, head: str | None = N
 
 
 def _from_flags(cwd: Path, base: str | None, head: str | None) -> Range:
+    if base is not None:  # the common case in one git call; need() explains failures
+        shas = gitio.resolve_all([base, head or "HEAD"], cwd)
+        if shas is not None:
+            return Range(head=shas[1], base=shas[0])
     head_sha = need(head or "HEAD", cwd)
     if base is None:
         return _against_default(cwd, head_sha, None, Range(head=head_sha))

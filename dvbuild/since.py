@@ -24,10 +24,9 @@ def since_published(settings: Settings, store_url: str, *, head: str | None = No
     from dvbuild.stores import open_store
 
     head_sha = refs.need(head or "HEAD", settings.git_root)
-    blobs = tree.descriptor_blobs(settings, head_sha)
+    blobs, contents = tree.descriptors(settings, head_sha)
     check_nesting(blobs)
-    folders = sorted(blobs)
-    packages = tree.load(settings, blobs, folders, tree.read(settings, blobs))
+    packages = tree.load(settings, blobs, sorted(blobs), contents)
     hashes = inputs.input_hashes(settings, packages, head_sha)
     store = open_store(store_url, settings.environ)
 

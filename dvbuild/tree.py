@@ -17,24 +17,18 @@ from dvbuild.package import DESCRIPTOR, NAME_RE, Package
 from dvbuild.settings import Settings
 
 
-def descriptor_blobs(settings: Settings, rev: str) -> dict[str, str]:
-    """{package folder relative to the monorepo root: blob id of its datapackage.json}.
-    A diff against the empty tree, because diff-tree (unlike ls-tree) filters by glob
-    inside git, so only the descriptors' lines come back. Parsed as bytes: this is
-    the one listing that grows with the number of packages."""
+def descriptors(settings: Settings, rev: str) -> tuple[dict[str, str], dict[str, bytes]]:
+    """({package folder relative to the monorepo root: blob id of its datapackage.json},
+    {blob id: contents}), from two overlapping git processes (gitio.read_matching)."""
     spec = f":(glob){_glob_escape(settings.prefix)}**/{DESCRIPTOR}"
-    out = gitio.git("diff-tree", "-r", "-z", "--raw", "--no-renames", "--no-commit-id",
-                    gitio.EMPTY_TREE, rev, "--", spec, cwd=settings.git_root)
-    fields = out.split(b"\0")
-    cut = len(settings.prefix.encode()) if settings.prefix else 0
-    end = len(DESCRIPTOR) + 1
-    found: dict[str, str] = {}
-    for meta, path in zip(fields[0::2], fields[1::2], strict=False):
-        _, mode, _, oid, _ = meta.split(b" ")
-        if mode != b"160000":
-            folder = path[cut:-end].decode("utf-8", errors="surrogateescape")
-            found[folder or "."] = oid.decode()
-    return found
+    paths, contents = gitio.read_matching(rev, spec, settings.git_root)
+    n, end = len(settings.prefix), len(DESCRIPTOR) + 1
+    return {(p[n:-end] or "."): oid for p, oid in paths.items()}, contents
+
+
+def descriptor_blobs(settings: Settings, rev: str) -> dict[str, str]:
+    """{package folder relative to the monorepo root: blob id of its datapackage.json}."""
+    return descriptors(settings, rev)[0]
 
 
 def _glob_escape(text: str) -> str:

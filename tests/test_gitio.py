@@ -94,3 +94,32 @@ def test_clone_helpers(make_repo: Callable[..., Repo], tmp_path: Path) -> None:
     assert gitio.fetch(clone, unshallow=True)
     assert not gitio.is_shallow(clone)
     assert not gitio.fetch(clone, "1234567890" * 4, depth=1)
+
+
+def test_read_matching_streams_a_long_listing(make_repo: Callable[..., Repo]) -> None:
+    repo = make_repo(commit=False)
+    for i in range(1200):  # a listing well over one 64 KiB pipe read
+        repo.write(f"packages/some-rather-long-folder-name-{i:04d}/datapackage.json", f'{{"i": {i}}}')
+    repo.write("packages/other.txt")
+    repo.commit()
+    paths, contents = gitio.read_matching("HEAD", ":(glob)**/datapackage.json", repo.path)
+    assert len(paths) == 1200
+    first = "packages/some-rather-long-folder-name-0000/datapackage.json"
+    assert contents[paths[first]] == b'{"i": 0}'
+    assert len(contents) == 1200
+
+
+def test_read_matching_bad_rev_is_a_git_error(make_repo: Callable[..., Repo]) -> None:
+    import pytest
+
+    from dvbuild.errors import CalledProcessError
+
+    repo = make_repo()
+    with pytest.raises(CalledProcessError):
+        gitio.read_matching("no-such-rev", "*", repo.path)
+
+
+def test_resolve_all(make_repo: Callable[..., Repo]) -> None:
+    repo = make_repo()
+    assert gitio.resolve_all(["HEAD", "main"], repo.path) == [repo.head, repo.head]
+    assert gitio.resolve_all(["HEAD", "nope"], repo.path) is None
