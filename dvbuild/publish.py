@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from dvbuild import console
-from dvbuild.catalogs import Catalog, documents, open_catalog
+from dvbuild.catalogs import Catalog, documents, open_catalog, published_ms
 from dvbuild.errors import ConfigError, DvbuildError, Problem, ServiceError, UsageError
 from dvbuild.package import DEFAULT_VERSION, DESCRIPTOR, NAME_RE, read_descriptor
 from dvbuild.stores import CACHE_IMMUTABLE, CACHE_NONE, Store, open_store
@@ -64,10 +64,6 @@ class PublishResult:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _ms(iso: str) -> int:
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 # -- what a version holds --------------------------------------------------------------
@@ -537,7 +533,7 @@ def _is_newer(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> bool:
     if theirs.get("version") == ours["version"]:
         return False
     try:
-        mine, other = _ms(ours["published"]), _ms(str(theirs.get("published")))
+        mine, other = published_ms(ours["published"]), published_ms(str(theirs.get("published")))
     except ValueError:
         return True  # an unreadable latest.json is replaced
     return (mine, ours["version"]) > (other, str(theirs.get("version")))
