@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from dvbuild.settings import Settings
 
 DEFAULT_CATALOG = "out/catalog"
+RUNS_PAGE = 1000  # the Elasticsearch catalog's search size
 ON_PUSH = "on push"
 
 
@@ -43,7 +44,7 @@ def status(
     settings = settings_for(repo)
     packages = discover(settings.root)
     url = catalog_url(settings, catalog)
-    runs, docs, failure = _read_catalog(url, settings)
+    runs, docs, failure = _read_catalog(url, settings, [p.name for p in packages])
     rows = [package_status(p, runs.get(p.name, []), docs.get(p.name)) for p in packages]
     if as_json:
         console.emit_json({"catalog": url, "packages": rows})
@@ -66,7 +67,7 @@ def catalog_url(settings: Settings, given: str | None) -> str:
     return (settings.root / DEFAULT_CATALOG).as_uri()
 
 
-def _read_catalog(url: str, settings: Settings) -> tuple[
+def _read_catalog(url: str, settings: Settings, names: list[str]) -> tuple[
         dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]], DvbuildError | None]:
     """Runs by package (newest first) and package documents; a failing catalog is
     reported after the schedules are shown."""
@@ -75,8 +76,13 @@ def _read_catalog(url: str, settings: Settings) -> tuple[
     runs: dict[str, list[dict[str, Any]]] = {}
     try:
         catalog = open_catalog(url, settings.environ)
-        for run in catalog.runs():
+        every = catalog.runs()
+        for run in every:
             runs.setdefault(str(run.get("package")), []).append(run)
+        if len(every) >= RUNS_PAGE:  # a search answers one page: ask for the quiet ones
+            for name in names:
+                if name not in runs:
+                    runs[name] = catalog.runs(name)
         docs = {str(d.get("name")): d for d in catalog.packages()}
     except DvbuildError as e:
         console.log(f"warning: catalog {console.redact(url)}: {e.message}")
