@@ -3,6 +3,7 @@ with every registered secret value replaced by *** before anything reaches disk.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -43,12 +44,17 @@ def write_outputs(nb: Any, path: Path, original_files: set[Path]) -> tuple[str, 
     return html.name, script.name
 
 
-def _export(nb: Any, kind: str) -> tuple[str, str]:
+@functools.cache
+def _exporter(kind: str) -> Any:
+    # building an exporter loads its templates: once per worker, not once per notebook
     import nbconvert
 
     exporters: Any = nbconvert
-    exporter = exporters.HTMLExporter() if kind == "html" else exporters.ScriptExporter()
-    body, resources = exporter.from_notebook_node(nb)
+    return exporters.HTMLExporter() if kind == "html" else exporters.ScriptExporter()
+
+
+def _export(nb: Any, kind: str) -> tuple[str, str]:
+    body, resources = _exporter(kind).from_notebook_node(nb)
     return body, str(resources.get("output_extension") or "")
 
 

@@ -193,7 +193,7 @@ def _execute(source: Any, path: Path, kernel: str, parameters: dict[str, Any], t
             progress_bar=False, cwd=str(path.parent), start_timeout=START_TIMEOUT,
             request_save_on_cell_execute=False, kernel_manager_class=_tracked_km(kernel_started),
             on_cell_start=cell_started, on_cell_error=cell_failed,
-            on_notebook_start=notebook_started,
+            on_notebook_start=notebook_started, shutdown_kernel="immediate",
             **_quiet_kernel(kernel),
         )
     except Exception as e:
