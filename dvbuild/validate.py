@@ -74,7 +74,8 @@ def validate(settings: Settings, paths: list[Path], *, data: bool = False) -> li
 def _chosen(paths: list[Path], root: Path, problems: list[Problem]) -> list[str]:
     chosen = []
     for p in paths:
-        folder = p.resolve()
+        # relative to the working directory, else (a convenience with --repo) to the root
+        folder = p.resolve() if p.exists() or p.is_absolute() else (root / p).resolve()
         if folder.name == DESCRIPTOR and folder.is_file():
             folder = folder.parent
         try:

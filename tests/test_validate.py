@@ -400,3 +400,10 @@ def test_bad_config_files(cli: Callable[..., Result], repo: Repo, yaml_text: str
     found = problems(cli, repo)
     assert [p["file"] for p in found] == ["dvbuild.yaml"]
     assert found[0]["message"].startswith(message)
+
+
+def test_relative_paths_fall_back_to_the_repo_root(cli: Callable[..., Result], repo: Repo,
+                                                   tmp_path: Path) -> None:
+    package(repo, timeout=0)
+    result = cli("validate", "--json", "--repo", repo.path, "packages/p", cwd=tmp_path)
+    assert [p["pointer"] for p in result.json()["problems"]] == ["/timeout"]
