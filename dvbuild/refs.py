@@ -39,8 +39,11 @@ def resolve(settings: Settings, *, base: str | None = None, head: str | None = N
             event_path: Path | None = None, event_name: str | None = None,
             all_: bool = False) -> Range:
     cwd = settings.git_root
-    if all_:
-        return Range(head=need(head or "HEAD", cwd), all=True, notices=["--all: every package"])
+    if all_ and head is None:  # every package as the working tree has them (a laptop's view)
+        return Range(head=gitio.resolve("HEAD", cwd), all=True, worktree=True,
+                     notices=["--all: every package"])
+    if all_ and head is not None:
+        return Range(head=need(head, cwd), all=True, notices=["--all: every package"])
     if base is not None or head is not None:
         return _from_flags(cwd, base, head)
     path = event_path or (Path(settings.github.event_path) if settings.github.event_path else None)

@@ -317,3 +317,18 @@ def test_bad_depends_on_glob_is_a_notice_not_a_crash(cli: Callable[..., Result],
     assert result.code == 0, result.err
     assert names(result.json()) == ["b", "pkg1"]
     assert "packages/pkg1/datapackage.json /depends_on/0: negation" in result.err
+
+
+def test_all_takes_the_working_tree_unless_head_is_given(cli: Callable[..., Result],
+                                                         repo: Repo) -> None:
+    repo.write_package("packages/not-committed-yet")
+    assert "not-committed-yet" in names(detect(cli, repo, "--all"))
+    assert "not-committed-yet" not in names(detect(cli, repo, "--all", "--head", "HEAD"))
+
+
+def test_all_in_a_repository_without_commits(cli: Callable[..., Result],
+                                             make_repo: Callable[..., Repo]) -> None:
+    r = make_repo(commit=False)
+    r.write_package("p")
+    doc = detect(cli, r, "--all")
+    assert doc["head"] is None and names(doc) == ["p"]
