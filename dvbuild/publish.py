@@ -255,7 +255,8 @@ def _notebook_files(root: Path, descriptor: Mapping[str, Any], display: str,
         names = [("", p.name) for p in sorted(root.glob("*.ipynb")) if p.is_file()]
     notebooks = []
     for pointer, rel in names:
-        if isinstance(rel, str) and not (root / rel).exists() and ".." not in rel.split("/"):
+        plain = isinstance(rel, str) and not rel.startswith(("/", "\\")) and ".." not in rel.split("/")
+        if plain and not (root / rel).exists():
             continue  # a listed notebook that this output directory does not carry
         path = _safe_path(root, rel, display, pointer or "/notebooks", problems)
         if path:
