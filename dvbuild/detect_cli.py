@@ -105,9 +105,13 @@ def write_outputs(settings: Settings, found: Detection) -> None:
 
 def human(found: Detection) -> str:
     head = "the working tree" if found.worktree else _short(found.head)
-    span = f"{_short(found.base)}..{head}" if found.base else head
-    lines = [f"compared {span}" + (" (every package)" if found.all else "")
-             + (" — pull request from a fork" if found.fork else "")]
+    if found.all:
+        first = "every package " + ("in the working tree" if found.worktree else f"at {head}")
+    elif found.base:
+        first = f"compared {_short(found.base)}..{head}"
+    else:
+        first = "nothing to compare"
+    lines = [first + (" (a pull request from a fork)" if found.fork else "")]
     if not found.packages:
         lines.append("no packages to build")
     else:
