@@ -38,12 +38,8 @@ def run(repo: Repo, out: Path, environ: dict[str, str] | None = None,
     return {r["package"]: r for r in reports}
 
 
-@pytest.fixture
-def repo(make_repo: Callable[..., Repo]) -> Repo:
-    return make_repo(commit=False)
-
-
-def test_parameters_env_and_outputs(repo: Repo, tmp_path: Path) -> None:
+def build(repo: Repo) -> None:
+    """Every scenario as its own package in one repository, run once (jobs=2)."""
     repo.write("p/a/main.ipynb", notebook(
         "import os, pandas as pd",
         "pd.DataFrame({'n': range(rows), 'label': [label] * rows}).to_csv('out.csv', index=False)",
@@ -54,9 +50,55 @@ def test_parameters_env_and_outputs(repo: Repo, tmp_path: Path) -> None:
     repo.write("p/a/sample/data.txt", "bundled sample\n")
     repo.write_package("p/a", parameters={"rows": 1000000, "label": "prod"},
                        test_parameters={"rows": 7}, resources=[{"name": "out", "path": "out.csv"}])
+    repo.write("p/hang/main.ipynb", notebook("import time", "time.sleep(3600)", "print('never')"))
+    repo.write_package("p/hang", test_timeout=3)
+    repo.write("p/dies/main.ipynb", notebook("x = 1", "import os; os._exit(1)", "print('never')"))
+    repo.write("p/dies/second.ipynb", notebook("print('skipped')"))
+    repo.write_package("p/dies")
+    repo.write("p/loud/main.ipynb", notebook("for i in range(60000): print('x' * 80, i)"))
+    repo.write_package("p/loud")
+    repo.write("p/lazy/main.ipynb", notebook("print('forgot to write')"))
+    repo.write_package("p/lazy", resources=[{"name": "table", "path": "table.csv"}])
+    repo.write("p/s/main.ipynb", notebook(
+        "import os; token = os.environ['API_TOKEN']", "print('token is', token)",
+        "open('leak.txt', 'w').write(token)", "token"))
+    repo.write("p/s/fail.ipynb", notebook(
+        "raise ValueError('bad token ' + __import__('os').environ['API_TOKEN'])"))
+    repo.write_package("p/s", notebooks=["main.ipynb", "fail.ipynb"],
+                       secrets={"API_TOKEN": "env:RUNNER_TOKEN"})
+    repo.write("p/m/main.ipynb", notebook("open('ran', 'w').write('yes')"))
+    repo.write_package("p/m", secrets={"DB": "env:NOT_SET_ANYWHERE"})
+    repo.write_package("p/bad", notebooks=["missing.ipynb"])
+    repo.write("shared/lib/teamlib.py", "ANSWER = 42\n")
+    repo.write("p/d/main.ipynb", notebook("import teamlib, shared.lib.teamlib as again",
+                                          "assert teamlib.ANSWER == again.ANSWER == 42",
+                                          kernel="conda-env-laptop-py"))
+    repo.write_package("p/d", depends_on=["shared/lib"])
+    repo.write("p/r/main.ipynb", notebook(
+        "import pandas as pd, json",
+        "df = pd.DataFrame({'a': [1, 2, 3], 'b': [0.5, 1.5, 2.5], 'c': ['x', 'y', 'z']})",
+        "df.to_parquet('t.parquet')",
+        "json.dump(df.to_dict(orient='records'), open('t.json', 'w'))"))
+    repo.write_package("p/r", resources=[{"name": "t", "path": "t.parquet", "format": "parquet"},
+                                         {"name": "j", "path": "t.json", "format": "json"}])
     repo.commit()
-    out = tmp_path / "out"
-    report = run(repo, out)["a"]
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Repo, Path, dict[str, dict[str, Any]]]:
+    import subprocess
+
+    root = tmp_path_factory.mktemp("nbrepo")
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
+    repo = Repo(root)
+    build(repo)
+    out = root.parent / (root.name + "-out")
+    return repo, out, run(repo, out, environ={"RUNNER_TOKEN": SECRET}, jobs=2)
+
+
+def test_parameters_env_and_outputs(shared: Any) -> None:
+    repo, out, reports = shared
+    report = reports["a"]
     assert report["status"] == "passed", report
     res = report["resources"][0]
     assert res["exists"] and res["rows"] == 7 and res["valid"] and res["bytes"] > 0
@@ -70,28 +112,23 @@ def test_parameters_env_and_outputs(repo: Repo, tmp_path: Path) -> None:
     assert {"datapackage.json", "main.ipynb", "main.html", "main.py", "out.csv", "report.json"} <= {
         p.name for p in (out / "a").iterdir()}
     assert (out / ".gitignore").read_text() == "*\n"
+    assert "cell 2/6" in (out / "a.log").read_text()  # the per-package log
 
 
-def test_timeout_kills_a_hung_kernel(repo: Repo, tmp_path: Path) -> None:
-    repo.write("p/hang/main.ipynb", notebook("import time", "time.sleep(3600)", "print('never')"))
-    repo.write_package("p/hang", test_timeout=3)
-    repo.commit()
-    report = run(repo, tmp_path / "out")["hang"]
+def test_timeout_kills_a_hung_kernel(shared: Any) -> None:
+    _, out, reports = shared
+    report = reports["hang"]
     assert report["status"] == "timed_out"
     err = report["notebooks"][0]["error"]
     assert err["cell_number"] == 2 and err["source"] == "time.sleep(3600)"
     assert "3 s timeout" in err["evalue"]
-    nb = nbformat.read(str(tmp_path / "out/hang/main.ipynb"), as_version=4)
+    nb = nbformat.read(str(out / "hang/main.ipynb"), as_version=4)
     assert "papermill-error-cell-tag" in nb.cells[0].metadata["tags"]
     assert report["duration"] < 120
 
 
-def test_dead_kernel_reported(repo: Repo, tmp_path: Path) -> None:
-    repo.write("p/dies/main.ipynb", notebook("x = 1", "import os; os._exit(1)", "print('never')"))
-    repo.write("p/dies/second.ipynb", notebook("print('skipped')"))
-    repo.write_package("p/dies")
-    repo.commit()
-    report = run(repo, tmp_path / "out")["dies"]
+def test_dead_kernel_reported(shared: Any) -> None:
+    report = shared[2]["dies"]
     assert report["status"] == "failed"
     first, second = report["notebooks"]
     assert first["error"]["cell_number"] == 2
@@ -99,36 +136,22 @@ def test_dead_kernel_reported(repo: Repo, tmp_path: Path) -> None:
     assert second["status"] == "skipped"
 
 
-def test_megabytes_of_output(repo: Repo, tmp_path: Path) -> None:
-    repo.write("p/loud/main.ipynb", notebook("for i in range(60000): print('x' * 80, i)"))
-    repo.write_package("p/loud")
-    repo.commit()
-    report = run(repo, tmp_path / "out")["loud"]
-    assert report["status"] == "passed"
-    assert (tmp_path / "out/loud/main.ipynb").stat().st_size > 4_000_000
+def test_megabytes_of_output(shared: Any) -> None:
+    _, out, reports = shared
+    assert reports["loud"]["status"] == "passed"
+    assert (out / "loud/main.ipynb").stat().st_size > 4_000_000
 
 
-def test_missing_resource_fails_the_package(repo: Repo, tmp_path: Path) -> None:
-    repo.write("p/lazy/main.ipynb", notebook("print('forgot to write')"))
-    repo.write_package("p/lazy", resources=[{"name": "table", "path": "table.csv"}])
-    repo.commit()
-    report = run(repo, tmp_path / "out")["lazy"]
+def test_missing_resource_fails_the_package(shared: Any) -> None:
+    report = shared[2]["lazy"]
     assert report["status"] == "failed"
     assert "table" in report["error"]
     assert report["resources"][0]["exists"] is False
 
 
-def test_secret_masked_in_every_artifact(repo: Repo, tmp_path: Path) -> None:
-    repo.write("p/s/main.ipynb", notebook(
-        "import os; token = os.environ['API_TOKEN']", "print('token is', token)",
-        "open('leak.txt', 'w').write(token)", "token"))
-    repo.write("p/s/fail.ipynb", notebook(
-        "raise ValueError('bad token ' + __import__('os').environ['API_TOKEN'])"))
-    repo.write_package("p/s", notebooks=["main.ipynb", "fail.ipynb"],
-                       secrets={"API_TOKEN": "env:RUNNER_TOKEN"})
-    repo.commit()
-    out = tmp_path / "out"
-    report = run(repo, out, environ={"RUNNER_TOKEN": SECRET})["s"]
+def test_secret_masked_in_every_artifact(shared: Any) -> None:
+    _, out, reports = shared
+    report = reports["s"]
     assert report["status"] == "failed"
     assert "***" in report["notebooks"][1]["error"]["evalue"]
     assert "***" in (out / "s/main.ipynb").read_text()
@@ -136,48 +159,29 @@ def test_secret_masked_in_every_artifact(repo: Repo, tmp_path: Path) -> None:
     assert leaks == []
 
 
-def test_missing_secret_fails_before_any_kernel(repo: Repo, tmp_path: Path) -> None:
-    repo.write("p/m/main.ipynb", notebook("open('ran', 'w').write('yes')"))
-    repo.write_package("p/m", secrets={"DB": "env:NOT_SET_ANYWHERE"})
-    repo.commit()
-    out = tmp_path / "out"
-    report = run(repo, out)["m"]
+def test_missing_secret_fails_before_any_kernel(shared: Any) -> None:
+    _, out, reports = shared
+    report = reports["m"]
     assert report["status"] == "failed"
     assert "NOT_SET_ANYWHERE" in report["error"] and "DB" in report["error"]
     assert report["notebooks"] == []
     assert [p.name for p in (out / "m").iterdir()] == ["report.json"]
 
 
-def test_invalid_package_is_not_run(repo: Repo, tmp_path: Path) -> None:
-    repo.write_package("p/bad", notebooks=["missing.ipynb"])
-    repo.commit()
-    report = run(repo, tmp_path / "out")["bad"]
+def test_invalid_package_is_not_run(shared: Any) -> None:
+    report = shared[2]["bad"]
     assert report["status"] == "invalid"
     assert "missing.ipynb" in report["error"]
 
 
-def test_depends_on_importable_and_unknown_kernel(repo: Repo, tmp_path: Path) -> None:
-    repo.write("shared/lib/teamlib.py", "ANSWER = 42\n")
-    repo.write("p/d/main.ipynb", notebook("import teamlib, shared.lib.teamlib as again",
-                                          "assert teamlib.ANSWER == again.ANSWER == 42",
-                                          kernel="conda-env-laptop-py"))
-    repo.write_package("p/d", depends_on=["shared/lib"])
-    repo.commit()
-    report = run(repo, tmp_path / "out")["d"]
+def test_depends_on_importable_and_unknown_kernel(shared: Any) -> None:
+    report = shared[2]["d"]
     assert report["status"] == "passed", report
     assert any("conda-env-laptop-py" in w for w in report["warnings"])
 
 
-def test_resources_parquet_and_json(repo: Repo, tmp_path: Path) -> None:
-    repo.write("p/r/main.ipynb", notebook(
-        "import pandas as pd, json",
-        "df = pd.DataFrame({'a': [1, 2, 3], 'b': [0.5, 1.5, 2.5], 'c': ['x', 'y', 'z']})",
-        "df.to_parquet('t.parquet')",
-        "json.dump(df.to_dict(orient='records'), open('t.json', 'w'))"))
-    repo.write_package("p/r", resources=[{"name": "t", "path": "t.parquet", "format": "parquet"},
-                                         {"name": "j", "path": "t.json", "format": "json"}])
-    repo.commit()
-    report = run(repo, tmp_path / "out")["r"]
+def test_resources_parquet_and_json(shared: Any) -> None:
+    report = shared[2]["r"]
     assert report["status"] == "passed", report
     parquet, js = report["resources"]
     assert parquet["rows"] == 3
@@ -185,6 +189,11 @@ def test_resources_parquet_and_json(repo: Repo, tmp_path: Path) -> None:
                                   {"name": "c", "type": "string"}]
     assert parquet["preview"]["rows"][0] == [1, 0.5, "x"]
     assert js["rows"] == 3 and js["columns"][0] == {"name": "a", "type": "integer"}
+
+
+@pytest.fixture
+def repo(make_repo: Callable[..., Repo]) -> Repo:
+    return make_repo(commit=False)
 
 
 def test_cli_exit_codes_and_output(repo: Repo, tmp_path: Path, cli: Callable[..., Any]) -> None:
