@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 Issue = tuple[str, str, str]
@@ -63,10 +64,64 @@ def _fast_resource(resource: Any) -> bool:
         isinstance(f, dict) and FAST_FIELD.issuperset(f) for f in fields)
 
 
-def problems(descriptor: Mapping[str, Any]) -> list[Issue]:
+def problems(descriptor: Mapping[str, Any], folder: Path | None = None) -> list[Issue]:
+    """The spec's verdict on a descriptor; `folder` resolves a resource's schema or dialect
+    given as a relative file path."""
     if is_fast(descriptor):
         return list(fast_problems(descriptor))
-    return frictionless_problems(descriptor)
+    refused = list(references(descriptor))
+    if refused:  # never let frictionless fetch a URL or read outside the folder
+        taken = {pointer for pointer, _, _ in refused}
+        return refused + [i for i in fast_problems(descriptor) if i[0] not in taken]
+    return frictionless_problems(descriptor, folder)
+
+
+# -- references frictionless would follow: profiles, `$schema`s, schema/dialect files ----
+
+PROFILES = {
+    "": frozenset({"data-package", "tabular-data-package"}),
+    "resource": frozenset({"data-resource", "tabular-data-resource"}),
+    "schema": frozenset({"tableschema", "table-schema"}),
+    "dialect": frozenset({"csvdialect", "table-dialect"}),
+}
+_STANDARD = re.compile(r"^https://datapackage\.org/profiles/\d+\.\d+/[a-z-]+\.json$")
+
+
+def references(d: Mapping[str, Any]) -> Iterator[Issue]:
+    """Profiles, `$schema`s and file references frictionless would fetch or read: only the
+    standard ones and relative paths inside the folder are allowed."""
+    yield from _profiles(d, "", "")
+    resources = d.get("resources")
+    for i, r in enumerate(resources if isinstance(resources, list) else []):
+        if not isinstance(r, dict):
+            continue
+        at = f"/resources/{i}"
+        yield from _profiles(r, at, "resource")
+        for key in ("schema", "dialect"):
+            value = r.get(key)
+            if isinstance(value, dict):
+                yield from _profiles(value, f"{at}/{key}", key)
+            elif isinstance(value, str) and _unsafe(value):
+                yield f"{at}/{key}", f"{key} refers to {value!r}", \
+                    f"the {key} inline, or a relative path to a file inside the package folder"
+
+
+def _profiles(d: Mapping[str, Any], at: str, kind: str) -> Iterator[Issue]:
+    for key in ("profile", "$schema"):
+        value = d.get(key)
+        if value is None:
+            continue
+        ok = isinstance(value, str) and (value in PROFILES[kind] or _STANDARD.match(value))
+        if not ok:
+            names = ", ".join(sorted(PROFILES[kind]))
+            yield f"{at}/{key}", f"{key} is {_short(value)}: custom profiles are not supported", \
+                f"{names} or a https://datapackage.org/profiles/<version>/ URL"
+
+
+def _unsafe(path: str) -> bool:
+    pure = PurePosixPath(path.replace("\\", "/"))
+    return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", path)) or pure.is_absolute() \
+        or ".." in pure.parts
 
 
 def fast_problems(d: Mapping[str, Any]) -> Iterator[Issue]:
@@ -184,7 +239,7 @@ _AT_PROPERTY = re.compile(r" at property '([^']*)'$")
 _NAMED_PROPERTY = re.compile(r'^property "([^"]+)" ')
 
 
-def frictionless_problems(d: Mapping[str, Any]) -> list[Issue]:
+def frictionless_problems(d: Mapping[str, Any], folder: Path | None = None) -> list[Issue]:
     """frictionless's verdict, split per resource so each error gets a pointer."""
     try:
         from frictionless import Package, Resource
@@ -201,16 +256,17 @@ def frictionless_problems(d: Mapping[str, Any]) -> list[Issue]:
             if not isinstance(r, dict):
                 found.append((f"/resources/{i}", f"resource is {_kind(r)}", "an object"))
             else:
-                found += _report(Resource.validate_descriptor, r, f"/resources/{i}")
+                found += _report(Resource.validate_descriptor, r, f"/resources/{i}", folder)
         names = [r.get("name") for r in resources if isinstance(r, dict)]
         if len(names) != len(set(map(str, names))):
             found.append(("/resources", "resource names are not unique", "unique resource names"))
     return found
 
 
-def _report(check: Any, descriptor: Mapping[str, Any], at: str) -> list[Issue]:
+def _report(check: Any, descriptor: Mapping[str, Any], at: str,
+            folder: Path | None = None) -> list[Issue]:
     try:
-        report = check(dict(descriptor))
+        report = check(dict(descriptor), basepath=str(folder) if folder else None)
     except Exception as e:  # frictionless raises its own exceptions on odd input
         return [(at, f"frictionless could not read it: {e}", "a valid Data Package descriptor")]
     found = []

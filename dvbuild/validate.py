@@ -152,7 +152,7 @@ def descriptor_problems(descriptor: Mapping[str, Any], file: str, folder: Path,
     """Every problem in one parsed descriptor (no line numbers; see with_lines). Resource
     paths are checked in `folder`, notebooks in `notebook_folder` (default: the same)."""
     issues = list(_dvbuild_issues(descriptor, folder, root, notebook_folder or folder))
-    issues += spec.problems(descriptor)
+    issues += spec.problems(descriptor, folder)
     seen: set[tuple[str, str]] = set()
     problems = []
     for pointer, message, expected in issues:

@@ -407,3 +407,24 @@ def test_relative_paths_fall_back_to_the_repo_root(cli: Callable[..., Result], r
     package(repo, timeout=0)
     result = cli("validate", "--json", "--repo", repo.path, "packages/p", cwd=tmp_path)
     assert [p["pointer"] for p in result.json()["problems"]] == ["/timeout"]
+
+
+@pytest.mark.parametrize(("extra", "pointer", "message"), [
+    ({"profile": "https://example.invalid/profile.json"}, "/profile",
+     "profile is 'https://example.invalid/profile.json': custom profiles are not supported"),
+    ({"$schema": "/etc/passwd"}, "/$schema",
+     "$schema is '/etc/passwd': custom profiles are not supported"),
+    ({"resources": [{"name": "t", "path": "a.csv", "schema": "https://example.invalid/s.json"}]},
+     "/resources/0/schema", "schema refers to 'https://example.invalid/s.json'"),
+    ({"resources": [{"name": "t", "path": "a.csv", "dialect": "../d.json"}]},
+     "/resources/0/dialect", "dialect refers to '../d.json'"),
+])
+def test_frictionless_never_fetches(extra: dict[str, Any], pointer: str, message: str) -> None:
+    found = spec.problems({"name": "p", "resources": [], **extra})
+    assert [(p, m) for p, m, _ in found] == [(pointer, message)]
+
+
+def test_schema_file_inside_the_folder_is_allowed(tmp_path: Path) -> None:
+    descriptor = {"name": "p", "resources": [{"name": "t", "path": "a.csv",
+                                              "schema": "schema.json"}]}
+    assert spec.problems(descriptor, tmp_path) == []
