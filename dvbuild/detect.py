@@ -152,7 +152,8 @@ def detect(settings: Settings, *, base: str | None = None, head: str | None = No
     snap, changes = both(lambda: _snapshot(settings, rng), lambda: _changes(settings, rng))
     check_nesting(snap.folders)
     removed = _removed_folders(changes, snap.folders)
-    depends = snap.depends_on(found.notices)
+    depends, broken = tree.depends_on(snap.keys, snap.contents)
+    found.notices.extend(broken)
     sel = select([c.path for c in changes], snap.folders, removed=removed,
                  global_=_globs(settings.config.global_, "global"),
                  ignore=_globs(settings.config.ignore, "ignore"), depends=depends)
@@ -185,14 +186,23 @@ def both(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
     return a, b
 
 
-def _finish(found: Detection, snap: _Snapshot, reasons: dict[str, list[str]],
+def _finish(found: Detection, snap: tree.Snapshot, reasons: dict[str, list[str]],
             removed: Mapping[str, str]) -> Detection:
     folders = sorted(f for f in reasons if f in snap.folder_set)
-    found.packages = sorted(snap.load(folders), key=lambda p: p.path)
+    found.packages = sorted(tree.load(snap.settings, snap.keys, folders, snap.contents),
+                            key=lambda p: p.path)
     _check_unique(found.packages)
     found.reasons = {f: reasons[f] for f in folders}
-    found.removed = [Removed(snap.removed_name(oid, f), f) for f, oid in sorted(removed.items())]
+    found.removed = [Removed(tree.name_at(snap.settings, oid, f), f)
+                     for f, oid in sorted(removed.items())]
     return found
+
+
+def _snapshot(settings: Settings, rng: refs.Range) -> tree.Snapshot:
+    if rng.worktree:
+        return tree.Snapshot.in_worktree(settings)
+    assert rng.head is not None
+    return tree.Snapshot.at_commit(settings, rng.head)
 
 
 def _globs(patterns: Sequence[str], key: str) -> tuple[str, ...]:
@@ -260,54 +270,3 @@ def _check_unique(packages: list[Package]) -> None:
         seen[p.name] = p
     if problems:
         raise ConfigError(problems)
-
-
-class _Snapshot:
-    """The package folders at head (a commit, or the working tree) and their descriptors."""
-
-    def __init__(self, settings: Settings, rng: refs.Range) -> None:
-        self.settings = settings
-        self.worktree = rng.worktree
-        if rng.worktree:
-            listed = gitio.ls_files(settings.root, f"*{DESCRIPTOR}", DESCRIPTOR)
-            on_disk = [f for f in listed if (settings.root / f).is_file()]
-            self.blobs = {str(PurePosixPath(f).parent): "" for f in on_disk
-                          if PurePosixPath(f).name == DESCRIPTOR}
-            self._contents: dict[str, bytes] | None = None
-        else:
-            assert rng.head is not None
-            self.blobs, self._contents = tree.descriptors(settings, rng.head)
-        self.folders = sorted(self.blobs)
-        self.folder_set = set(self.folders)
-
-    def contents(self) -> dict[str, bytes]:
-        if self._contents is None:
-            if self.worktree:
-                root = self.settings.root
-                self._contents = {f: (root / tree.display(f)).read_bytes() for f in self.folders}
-            else:
-                self._contents = tree.read(self.settings, self.blobs)
-        return self._contents
-
-    def _keyed(self) -> tuple[dict[str, str], dict[str, bytes]]:
-        """(folder -> key, key -> bytes): blob ids for commits, folders for the worktree."""
-        if self.worktree:
-            return {f: f for f in self.folders}, self.contents()
-        return self.blobs, self.contents()
-
-    def depends_on(self, notices: list[str]) -> dict[str, tuple[str, ...]]:
-        keys, contents = self._keyed()
-        found, broken = tree.depends_on(keys, contents)
-        notices.extend(broken)
-        return found
-
-    def load(self, folders: list[str]) -> list[Package]:
-        keys, contents = self._keyed()
-        return tree.load(self.settings, keys, folders, contents)
-
-    def removed_name(self, oid: str, folder: str) -> str:
-        return tree.name_at(self.settings, oid, folder)
-
-
-def _snapshot(settings: Settings, rng: refs.Range) -> _Snapshot:
-    return _Snapshot(settings, rng)

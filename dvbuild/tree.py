@@ -8,6 +8,7 @@ parsed unless its package is a candidate (or names a `depends_on`).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -24,6 +25,39 @@ def descriptors(settings: Settings, rev: str) -> tuple[dict[str, str], dict[str,
     paths, contents = gitio.read_matching(rev, spec, settings.git_root)
     n, end = len(settings.prefix), len(DESCRIPTOR) + 1
     return {(p[n:-end] or "."): oid for p, oid in paths.items()}, contents
+
+
+@dataclass
+class Snapshot:
+    """The package folders at head (a commit, or the working tree) and their descriptors:
+    `keys` maps a folder to its key in `contents` (a blob id, or the folder itself)."""
+
+    settings: Settings
+    keys: dict[str, str]
+    contents: dict[str, bytes]
+
+    def __post_init__(self) -> None:
+        self.folders = sorted(self.keys)
+        self.folder_set = set(self.folders)
+
+    @classmethod
+    def at_commit(cls, settings: Settings, rev: str) -> Snapshot:
+        return cls(settings, *descriptors(settings, rev))
+
+    @classmethod
+    def in_worktree(cls, settings: Settings) -> Snapshot:
+        listed = gitio.ls_files(settings.root, f"*{DESCRIPTOR}", DESCRIPTOR)
+        folders = [str(PurePosixPath(f).parent) for f in listed
+                   if PurePosixPath(f).name == DESCRIPTOR and (settings.root / f).is_file()]
+        return cls(settings, {f: f for f in folders},
+                   {f: _read(settings.root / display(f)) for f in folders})
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""  # parse() then names the file
 
 
 def descriptor_blobs(settings: Settings, rev: str) -> dict[str, str]:
