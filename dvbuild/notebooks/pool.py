@@ -55,6 +55,7 @@ class Worker:
     def run(self, job: dict[str, Any], deadline: float, sink: LogSink) -> dict[str, Any]:
         """The job's result, or {"crash": ...} / {"killed": ...} when the worker failed."""
         self.sink = sink
+        self.kernels.clear()  # the previous job's kernels are gone: it finished or was killed
         assert self.proc.stdin is not None
         try:
             self.proc.stdin.write(json.dumps(job) + "\n")
@@ -74,7 +75,6 @@ class Worker:
             if event.get("event") == "kernel":
                 self.kernels.add(int(event["pid"]))
             elif event.get("event") == "done":
-                self.kernels.clear()
                 return dict(event["result"])
 
     @property
