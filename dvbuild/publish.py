@@ -112,7 +112,7 @@ class Bundle:
     folder: Path
     descriptor: Mapping[str, Any]
     files: tuple[FileEntry, ...]
-    resources: tuple[dict[str, Any], ...]
+    report: Mapping[str, Any]  # report.json of the run that built the directory, or {}
     notebooks: tuple[dict[str, Any], ...]
     commit: str | None
     input_hash: str | None
@@ -120,6 +120,11 @@ class Bundle:
     @property
     def bytes(self) -> int:
         return sum(f.bytes for f in self.files)
+
+    @cached_property
+    def resources(self) -> list[dict[str, Any]]:
+        # Lazy: counting CSV rows reads the data, and only a new manifest needs it.
+        return _summaries(self.folder, self.descriptor, self.report, self.files)
 
     @cached_property
     def version(self) -> str:
@@ -163,7 +168,7 @@ def collect(folder: Path, *, commit: str | None = None, input_hash: str | None =
     files = _hash_files(root, list(dict.fromkeys(paths)), types)
     return Bundle(
         name=name, semver=semver, folder=root, descriptor=descriptor, files=tuple(files),
-        resources=tuple(_summaries(root, descriptor, report, files)), notebooks=tuple(notebooks),
+        report=report, notebooks=tuple(notebooks),
         commit=report.get("commit") or commit, input_hash=report.get("input_hash") or input_hash,
     )
 
