@@ -19,6 +19,7 @@ from dvbuild import console
 from dvbuild.detect import Detection, detect
 from dvbuild.settings import Settings, load_settings
 
+MATRIX_LIMIT = 256  # jobs GitHub Actions runs from one matrix
 FLAGS = {"--all": "all_", "--json": "json"}
 VALUES = {"--base": "base", "--head": "head", "--event": "event", "--event-name": "event_name",
           "--repo": "repo", "--since-published": "since_published"}
@@ -87,6 +88,10 @@ def write_outputs(settings: Settings, found: Detection) -> None:
     """Step outputs for `${{ steps.detect.outputs.matrix }}` and friends, each in the
     heredoc form so any value (even a multi-line one) is safe."""
     assert settings.github.output is not None
+    if len(found.packages) > MATRIX_LIMIT:
+        console.annotate("warning", f"{len(found.packages)} packages selected: a GitHub Actions "
+                         f"matrix runs at most {MATRIX_LIMIT} jobs; split the matrix or "
+                         "run `dvbuild test` over several packages per job")
     values = {
         "packages": json.dumps(found.names),
         "matrix": json.dumps(found.matrix()),
