@@ -229,7 +229,8 @@ def _write_frame(df: Any, target: Path,
         raise TypeError(f"add_resource: expected a pandas DataFrame, a list of records or a "
                         f"file path, got {type(df).__name__}")
     if format == "csv":
-        df.to_csv(target, index=False, date_format="%Y-%m-%dT%H:%M:%S", lineterminator="\n")
+        _utc_strings(df).to_csv(target, index=False, date_format="%Y-%m-%dT%H:%M:%S",
+                                lineterminator="\n")
     elif format == "json":
         df.to_json(target, orient="records", date_format="iso", force_ascii=False)
     else:
@@ -238,6 +239,21 @@ def _write_frame(df: Any, target: Path,
         except ImportError:
             raise MissingDependency("pyarrow", "data") from None
     return len(df), table_schema(df)
+
+
+def _utc_strings(df: Any) -> Any:
+    """Timezone-aware columns as UTC ISO strings ('...Z'): CSV's one date format would
+    otherwise drop their offset."""
+    from pandas.api import types
+
+    aware = [c for c in df.columns
+             if types.is_datetime64_any_dtype(df[c].dtype) and getattr(df[c].dt, "tz", None)]
+    if not aware:
+        return df
+    df = df.copy()
+    for col in aware:
+        df[col] = df[col].dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return df
 
 
 def table_schema(df: Any) -> list[dict[str, str]]:

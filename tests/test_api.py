@@ -33,6 +33,8 @@ def frame() -> pd.DataFrame:
         "aktiv": [True, False, True],
         "dato": pd.to_datetime(["2025-01-01T00:00", "2025-02-01T10:30", "2025-03-01T00:00"]),
         "dag": [pd.Timestamp("2025-01-01").date()] * 3,
+        "tid": pd.to_datetime(["2025-01-01T06:15", "2025-06-01T06:15", "2025-12-01T06:15"])
+        .tz_localize("Europe/Oslo"),
     })
 
 
@@ -40,6 +42,7 @@ EXPECTED_FIELDS = [
     {"name": "fylke", "type": "string"}, {"name": "antall", "type": "integer"},
     {"name": "andel", "type": "number"}, {"name": "aktiv", "type": "boolean"},
     {"name": "dato", "type": "datetime"}, {"name": "dag", "type": "date"},
+    {"name": "tid", "type": "datetime"},
 ]
 
 
@@ -208,3 +211,11 @@ def test_data_errors_where_frictionless_cannot_count(tmp_path: Path, frame: pd.D
     assert data_errors(entry, dp.output_dir) == []
     assert data_errors({**entry, "rows": 99}, dp.output_dir) == [
         f"rows is 99 but data/t.{format} has 3"]
+
+
+def test_timezone_aware_csv_keeps_the_instant(tmp_path: Path, frame: pd.DataFrame) -> None:
+    dp = Datapackage(make_package(tmp_path / "pkg"))
+    dp.add_resource(frame, name="t")
+    text = (tmp_path / "pkg/data/t.csv").read_text()
+    assert "2025-01-01T05:15:00Z" in text and "2025-06-01T04:15:00Z" in text
+    assert "2025-01-01T00:00:00," in text  # naive datetimes stay as they were
