@@ -34,10 +34,11 @@ def csv_notebook(rows: int, columns: str = "kommune,antall") -> str:
     )
 
 
-def add_csv_package(repo: Repo, name: str, rows: int, columns: str = "kommune,antall") -> None:
-    repo.write_package(f"packages/{name}", resources=[
+def add_csv_package(repo: Repo, name: str, rows: int, columns: str = "kommune,antall",
+                    under: str = "packages") -> None:
+    repo.write_package(f"{under}/{name}", resources=[
         {"name": "tall", "path": "tall.csv", "format": "csv"}])
-    repo.write(f"packages/{name}/main.ipynb", csv_notebook(rows, columns))
+    repo.write(f"{under}/{name}/main.ipynb", csv_notebook(rows, columns))
 
 
 def run(repo: Repo, out: Path, **kwargs: object) -> tuple[LocalRun, list[Step]]:
