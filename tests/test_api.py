@@ -219,3 +219,25 @@ def test_timezone_aware_csv_keeps_the_instant(tmp_path: Path, frame: pd.DataFram
     text = (tmp_path / "pkg/data/t.csv").read_text()
     assert "2025-01-01T05:15:00Z" in text and "2025-06-01T04:15:00Z" in text
     assert "2025-01-01T00:00:00," in text  # naive datetimes stay as they were
+
+
+def test_works_without_pandas(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    pkg = make_package(tmp_path / "pkg")
+    script = (
+        "import sys; sys.modules['pandas'] = None\n"
+        "from dvbuild import Datapackage\n"
+        "from dvbuild.errors import MissingDependency\n"
+        f"dp = Datapackage.here({str(pkg)!r}, environ={{}})\n"
+        "print(dp.add_resource([{'a': 1}], name='r', format='json')['rows'])\n"
+        "try:\n"
+        "    dp.add_resource([{'a': 1}], name='c', format='csv')\n"
+        "except MissingDependency as e:\n"
+        "    print(e.hint)\n"
+        "dp.write()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["1", "pip install 'dvbuild[data]'"]
