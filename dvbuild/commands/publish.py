@@ -12,14 +12,17 @@ from dvbuild.errors import UsageError
 
 TARGETS = typer.Argument(None, metavar="DIR...",
                          help="Built package directories (or NAME with --rollback).")
-STORE_OPTION = typer.Option(None, "--store", help="s3://bucket/prefix or file:///dir "
-                            "(default: $DVBUILD_STORE, dvbuild.yaml store)")
-CATALOG_OPTION = typer.Option(None, "--catalog", help="http(s)://elasticsearch or file:///dir "
-                              "(default: $DVBUILD_CATALOG, dvbuild.yaml catalog)")
+STORE_OPTION = typer.Option(None, "--store", metavar="URL",
+                            help="s3://bucket/prefix or file:///dir "
+                                 "(default: $DVBUILD_STORE, dvbuild.yaml store)")
+CATALOG_OPTION = typer.Option(None, "--catalog", metavar="URL",
+                              help="http(s)://elasticsearch or file:///dir "
+                                   "(default: $DVBUILD_CATALOG, dvbuild.yaml catalog)")
 ROLLBACK_OPTION = typer.Option(None, "--rollback", metavar="VERSION",
                                help="Point NAME's latest.json back at this complete version.")
-COMMIT_OPTION = typer.Option(None, "--commit", help="Commit sha, when no report.json has one.")
-INPUT_HASH_OPTION = typer.Option(None, "--input-hash",
+COMMIT_OPTION = typer.Option(None, "--commit", metavar="SHA",
+                             help="Commit sha, when no report.json has one.")
+INPUT_HASH_OPTION = typer.Option(None, "--input-hash", metavar="HASH",
                                  help="Input hash, when no report.json has one.")
 
 

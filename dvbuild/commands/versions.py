@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
 
 
 def versions(
-    name: str = typer.Argument(..., help="The package name."),
+    name: str = typer.Argument(..., metavar="NAME", help="The package name."),
     store: str | None = STORE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> int:
