@@ -33,6 +33,10 @@ DVBUILD_KEYS = ("schedule", "timezone", "notebooks", "parameters", "test_paramet
 SPEC_KEYS = ("$schema", "profile", "id", "name", "title", "description", "homepage", "version",
              "created", "keywords", "image", "licenses", "sources", "contributors", "resources",
              "views")
+RESOURCE_KEYS = ("name", "path", "data", "type", "title", "description", "format", "mediatype",
+                 "encoding", "bytes", "hash", "rows", "fields", "schema", "dialect", "sources",
+                 "licenses", "profile", "$schema", "scheme", "homepage", "compression",
+                 "extrapaths", "innerpath")
 JOB_KEYS = ("team", "namespace", "resources", "ttl", "backoff_limit", "concurrency_policy", "env",
             "env_from", "outbound", "command", "image_pull_policy", "image_pull_secrets", "webhook")
 CONCURRENCY = ("Allow", "Forbid", "Replace")
@@ -296,6 +300,7 @@ def _resource_paths(resources: Any, folder: Path) -> Iterator[Issue]:
     for i, r in enumerate(resources):
         if not isinstance(r, dict):
             continue
+        yield from unknown_keys(r, RESOURCE_KEYS, f"/resources/{i}")
         paths = r.get("path")
         items = [(f"/resources/{i}/path", paths)] if isinstance(paths, str) else (
             [(f"/resources/{i}/path/{j}", p) for j, p in enumerate(paths)
