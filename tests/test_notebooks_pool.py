@@ -60,3 +60,27 @@ def test_kernel_is_gone_after_a_notebook_timeout(tmp_path: Path) -> None:
         assert not any(alive(pid) for pid in pids)
     finally:
         worker.close()
+
+
+def test_kernel_that_cannot_start_is_retried_then_reported(tmp_path: Path,
+                                                           monkeypatch: Any) -> None:
+    import json
+    import sys
+
+    from dvbuild.notebooks import engine
+
+    spec = tmp_path / "jupyter" / "kernels" / "broken"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-c", "import sys; sys.exit(3)", "{connection_file}"],
+        "display_name": "broken", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    nb = tmp_path / "nb" / "main.ipynb"
+    nb.parent.mkdir()
+    nb.write_text(notebook("x = 1", kernel="broken"))
+    lines: list[str] = []
+    run = engine.run_notebook(nb, "main.ipynb", parameters={}, timeout=60, log=lines.append,
+                              on_kernel=lambda pid: None)
+    assert run.status == "failed" and run.nb is None
+    assert run.error is not None and "died" in run.error["evalue"].lower()
+    assert sum("retrying" in line for line in lines) == engine.START_ATTEMPTS - 1

@@ -112,15 +112,24 @@ def run_jobs(tasks: list[Task], jobs: int, environ: Mapping[str, str]) -> None:
     pending: queue.Queue[Task] = queue.Queue()
     for t in tasks:
         pending.put(t)
-    threads = [threading.Thread(target=_serve, args=(pending, environ), daemon=True)
+    live: list[Worker] = []
+    threads = [threading.Thread(target=_serve, args=(pending, environ, live), daemon=True)
                for _ in range(max(1, min(jobs, len(tasks))))]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.5)  # a bounded join lets Ctrl-C through
+    except BaseException:
+        # workers run in their own sessions, so they did not get the SIGINT: stop them
+        # and their kernels here, or they would run on after dvbuild has gone
+        for worker in list(live):
+            worker.kill()
+        raise
 
 
-def _serve(pending: queue.Queue[Task], environ: Mapping[str, str]) -> None:
+def _serve(pending: queue.Queue[Task], environ: Mapping[str, str], live: list[Worker]) -> None:
     worker: Worker | None = None
     try:
         while True:
@@ -131,6 +140,7 @@ def _serve(pending: queue.Queue[Task], environ: Mapping[str, str]) -> None:
             started = _now()
             if worker is None or not worker.alive:
                 worker = Worker(environ)
+                live.append(worker)
             try:
                 result = worker.run(job, deadline, sink)
             except Exception as e:  # the pool keeps going; this package reports the failure
