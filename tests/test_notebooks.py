@@ -213,3 +213,19 @@ def test_cli_exit_codes_and_output(repo: Repo, tmp_path: Path, cli: Callable[...
     doc = only.json()
     assert [p["package"] for p in doc["packages"]] == ["ok"]
     assert json.loads((out / "ok/report.json").read_text())["status"] == "passed"
+
+
+def test_out_must_not_hold_the_repo_or_foreign_folders(repo: Repo, tmp_path: Path,
+                                                        cli: Callable[..., Any]) -> None:
+    repo.write("p/ok/main.ipynb", notebook("x = 1"))
+    repo.write_package("p/ok")
+    repo.commit()
+    result = cli("test", "--repo", repo.path, "--out", repo.path.parent)
+    assert result.code == 2 and "would hold the copies" in result.err
+    foreign = tmp_path / "elsewhere"
+    (foreign / "ok").mkdir(parents=True)
+    (foreign / "ok" / "precious.txt").write_text("keep me")
+    result = cli("test", "--repo", repo.path, "--out", foreign)
+    assert result.code == 2 and "not written by dvbuild" in result.err
+    assert (foreign / "ok" / "precious.txt").read_text() == "keep me"
+    assert not (foreign / ".gitignore").exists()

@@ -28,8 +28,10 @@ def test_packages(settings: Settings, packages: list[Package], out: Path, *,
                   resolvers: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Run every package (in parallel processes); each report is also OUT/<name>/report.json."""
     from dvbuild.notebooks import pool, report
+    from dvbuild.notebooks.prepare import check_out
 
     out = out.resolve()
+    check_out(settings, packages, out)
     _claim(out)
     prepared = [_prepare(settings, p, out, mode, resolvers) for p in packages]
     tasks: list[pool.Task] = []
@@ -50,17 +52,18 @@ def run_package(settings: Settings, package: Package, out: Path, *, mode: Mode,
 
 
 def _claim(out: Path) -> None:
-    # OUT holds copies of datapackage.json: keep git (and so package discovery) out of it
+    # OUT holds copies of datapackage.json: keep git (and so package discovery) out of it,
+    # but never drop a .gitignore into a folder that was already in use
+    fresh = not out.exists() or not any(out.iterdir())
     out.mkdir(parents=True, exist_ok=True)
-    ignore = out / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n", encoding="utf-8")
+    if fresh:
+        (out / ".gitignore").write_text("*\n", encoding="utf-8")
 
 
 def _prepare(settings: Settings, package: Package, out: Path, mode: Mode,
              resolvers: Mapping[str, Any] | None) -> Any:
     from dvbuild import secrets as secrets_mod
-    from dvbuild.notebooks import prepare
+    from dvbuild.notebooks import prepare, report
 
     item = prepare.Prepared(package, out / package.name, prepare.base_report(settings, package, mode))
     problems = prepare.validation_problems(settings, package, mode)
@@ -72,16 +75,16 @@ def _prepare(settings: Settings, package: Package, out: Path, mode: Mode,
     except secrets_mod.SecretError as e:
         return _failed_early(item, "failed", f"{e.message} (no notebook was run)")
     item.dir = prepare.fresh_copy(package, out)
+    report.write(item.report, item.dir)  # marks the folder as dvbuild's from the start
     item.job = prepare.make_job(settings, package, item.dir, mode, values)
     item.secrets = sorted(values.values())
     return item
 
 
 def _failed_early(item: Any, status: str, message: str) -> Any:
-    import shutil
+    from dvbuild.notebooks.prepare import clear
 
-    if item.dir.exists():
-        shutil.rmtree(item.dir)  # no stale package directory that publish could pick up
+    clear(item.dir)  # no stale package directory that publish could pick up
     item.report.update(status=status, error=message)
     return item
 

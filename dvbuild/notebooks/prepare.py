@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dvbuild.errors import DvbuildError
+from dvbuild.errors import DvbuildError, UsageError
 from dvbuild.package import Package
 from dvbuild.settings import Settings
 
@@ -87,25 +87,44 @@ def validation_problems(settings: Settings, package: Package, mode: str = "test"
     return list(dict.fromkeys(problems))
 
 
+def check_out(settings: Settings, packages: list[Package], out: Path) -> None:
+    """OUT/<name>/ folders are deleted and rewritten: OUT must not be the monorepo,
+    a package folder, or a folder above one."""
+    for folder in (settings.root, settings.git_root, *(p.folder for p in packages)):
+        if folder.resolve().is_relative_to(out):
+            raise UsageError(f"--out {out} would hold the copies over {folder}",
+                             hint="choose a separate folder, e.g. --out out")
+
+
+def clear(target: Path) -> None:
+    """Remove a previous OUT/<name>/, but only one dvbuild wrote (it has a report.json)."""
+    if not target.exists():
+        return
+    if target.is_dir() and (not any(target.iterdir()) or (target / "report.json").is_file()):
+        shutil.rmtree(target)
+        return
+    raise UsageError(f"{target} exists and was not written by dvbuild; not replacing it",
+                     hint="remove it, or choose another --out")
+
+
 def fresh_copy(package: Package, out: Path) -> Path:
     target = out / package.name
-    if target.exists():
-        shutil.rmtree(target)
+    clear(target)
     skip = {out.resolve()}
 
     def ignore(folder: str, names: list[str]) -> list[str]:
         return [n for n in names if n in IGNORED or (Path(folder) / n).resolve() in skip]
 
-    shutil.copytree(package.folder, target, ignore=ignore, symlinks=True, copy_function=_copy)
+    # links are followed: a notebook reads through them as it does in the checkout
+    shutil.copytree(package.folder, target, ignore=ignore, copy_function=_copy,
+                    ignore_dangling_symlinks=True)
     return target
 
 
 def _copy(src: str, dst: str) -> None:
     # the run writes executed notebooks over the copies: a read-only checkout must not stop it
     shutil.copy2(src, dst)
-    mode = os.stat(dst, follow_symlinks=False).st_mode
-    if not os.path.islink(dst):
-        os.chmod(dst, mode | 0o200)
+    os.chmod(dst, os.stat(dst).st_mode | 0o200)
 
 
 def python_path(settings: Settings, package: Package, environ: Mapping[str, str]) -> str:
