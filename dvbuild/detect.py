@@ -247,6 +247,9 @@ def _removed_folders(changes: list[gitio.Change], folders: Collection[str]) -> d
 
 
 def check_nesting(folders: Collection[str]) -> None:
+    """Exit 2 naming every datapackage.json that lies inside another package's folder."""
+    if not _any_nested(folders):
+        return
     folder_set = set(folders)
     problems = []
     for f in sorted(folder_set):
@@ -257,6 +260,15 @@ def check_nesting(folders: Collection[str]) -> None:
                                              "package folders"))
     if problems:
         raise ConfigError(problems, hint="move the inner package out, or delete one datapackage.json")
+
+
+def _any_nested(folders: Collection[str]) -> bool:
+    """Sorted with '/' lowest, a folder's descendants follow it directly, so comparing
+    neighbours finds any nesting in one pass."""
+    if "." in folders:
+        return len(folders) > 1
+    ordered = sorted(folders, key=lambda f: f.replace("/", "\0"))
+    return any(b.startswith(a + "/") for a, b in zip(ordered, ordered[1:], strict=False))
 
 
 def _check_unique(packages: list[Package]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -235,21 +236,16 @@ def read_matching(rev: str, spec: str, cwd: Path) -> tuple[dict[str, str], dict[
     drain.start()
     paths: dict[str, str] = {}
     order: list[str] = []
-    meta: bytes | None = None
     tail = b""
     for chunk in iter(lambda: os.read(listing, 1 << 16), b""):
-        fields = (tail + chunk).split(b"\0")
-        tail = fields.pop()
+        buffer, end = tail + chunk, 0
         oids = []
-        for field in fields:
-            if meta is None:
-                meta = field
-                continue
-            _, mode, _, oid, _ = meta.split(b" ")
-            meta = None
-            if mode != b"160000":
-                paths[field.decode("utf-8", errors="surrogateescape")] = oid.decode()
-                oids.append(oid)
+        for m in _RAW_RECORD.finditer(buffer):  # one C-speed scan per chunk, not per record
+            end = m.end()
+            if m.group(1) != b"160000":
+                oids.append(m.group(2))
+                paths[m.group(3).decode("utf-8", errors="surrogateescape")] = m.group(2).decode()
+        tail = buffer[end:]
         if oids:
             reader.stdin.write(b"\n".join(oids) + b"\n")
             order += [o.decode() for o in oids]
@@ -263,6 +259,9 @@ def read_matching(rev: str, spec: str, cwd: Path) -> tuple[dict[str, str], dict[
     for stream in (lister.stdout, lister.stderr, reader.stdout):
         stream.close()
     return paths, _parse_batch(output[0] if output else b"", order)
+
+
+_RAW_RECORD = re.compile(rb":\d+ (\d+) [0-9a-f]+ ([0-9a-f]+) [A-Z]\d*\0([^\0]*)\0")
 
 
 def _parse_batch(out: bytes, order: list[str]) -> dict[str, bytes]:

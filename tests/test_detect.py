@@ -332,3 +332,22 @@ def test_all_in_a_repository_without_commits(cli: Callable[..., Result],
     r.write_package("p")
     doc = detect(cli, r, "--all")
     assert doc["head"] is None and names(doc) == ["p"]
+
+
+@pytest.mark.parametrize(("folders", "nested"), [
+    (["a", "a-b", "a/c"], True),
+    (["a", "a-b", "ab/c"], False),
+    ([".", "x"], True),
+    (["."], False),
+    (["p/q/r", "p/q-r", "p"], True),
+    (["p/q", "p/q2/x", "p/q1"], False),
+])
+def test_nesting_check(folders: list[str], nested: bool) -> None:
+    from dvbuild.detect import check_nesting
+    from dvbuild.errors import ConfigError
+
+    if nested:
+        with pytest.raises(ConfigError):
+            check_nesting(folders)
+    else:
+        check_nesting(folders)
