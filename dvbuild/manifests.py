@@ -1,7 +1,7 @@
 """Schedules → manifests: one NAIS Naisjob (or plain CronJob) per scheduled package.
 
     package + settings --job_values()--> values --template--> YAML text
-        --yaml.safe_load + schema--> checked --write--> OUT/<job name>.yaml
+        --safe YAML load + schema--> checked --write--> OUT/<job name>.yaml
 
 `job_values` and `render_naisjob`/`render_cronjob` are pure (no files written);
 `render_packages` validates every manifest before writing it and prunes the
@@ -206,7 +206,7 @@ def _job_settings(pick: _Picker, package: Package, values: Values) -> None:
         command = None
     v["command"] = command
     v["image_pull_policy"] = pick("image_pull_policy")
-    v["image_pull_secrets"] = list(pick("image_pull_secrets", []))
+    v["image_pull_secrets"] = _names(pick("image_pull_secrets", []), "image_pull_secrets", values)
 
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -260,8 +260,16 @@ def _environment(settings: Settings, package: Package, pick: _Picker, values: Va
     # credentials (S3, catalog, webhook URL, `env:` secrets) come from one Secret per job
     needs = refs_env or runtime["AWS_ENDPOINT_URL"] or _scheme(settings.config.store) == "s3" \
         or _scheme(settings.config.catalog) in ("http", "https") or pick("webhook")
-    env_from = pick("env_from", [values.data["name"]] if needs else [])
-    values.data.update(env=env, env_from=list(env_from), vault_paths=vault_paths)
+    env_from = _names(pick("env_from", [values.data["name"]] if needs else []), "env_from",
+                      values)
+    values.data.update(env=env, env_from=env_from, vault_paths=vault_paths)
+
+
+def _names(value: Any, key: str, values: Values) -> list[str]:
+    if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
+        return list(value)
+    values.problem(key, f"{key} is {value!r}", expected="a list of Secret names")
+    return []
 
 
 def _scheme(url: str | None) -> str:
@@ -310,7 +318,8 @@ def _secret_refs(package: Package, values: Values) -> tuple[list[str], list[dict
             kv = text[6:].split("#")[0].strip("/")
             paths[kv] = {"kv_path": f"/{kv}", "mount_path": f"{VAULT_MOUNT}/{kv}"}
         else:
-            values.problem(f"secret:{name}", f"secret reference {ref!r} is not valid",
+            # never echo it: a malformed reference may well be the secret itself
+            values.problem(f"secret:{name}", f"secret {name} is not a reference",
                            expected="'vault:<path>#<key>' or 'env:<NAME>'")
     return env_refs, list(paths.values())
 
