@@ -40,7 +40,7 @@ def check_resource(folder: Path, resource: dict[str, Any]) -> dict[str, Any]:
         result.update(_describe(file, _format(resource, file), resource))
     except Exception as e:  # a file we cannot read is reported, not fatal
         result["errors"].append(f"{rel}: could not read: {e}")
-    result["errors"] += _validate(folder, resource)
+    result["errors"] += _stats(file, resource, result) + _validate(folder, resource)
     result["valid"] = not result["errors"]
     return result
 
@@ -158,13 +158,45 @@ def _arrow_type(t: str) -> str:
     return "string"
 
 
+def _stats(file: Path, resource: dict[str, Any], found: dict[str, Any]) -> list[str]:
+    """The declared bytes / hash / rows against the file. Checked here, not by frictionless,
+    which cannot count bytes of formats it does not stream (Parquet)."""
+    errors = []
+    declared = resource.get("bytes")
+    if isinstance(declared, int) and declared != found["bytes"]:
+        errors.append(f"declared bytes {declared}, the file has {found['bytes']}")
+    digest = resource.get("hash")
+    if isinstance(digest, str) and digest:
+        algorithm, _, value = digest.rpartition(":")
+        if _digest(file, algorithm or "md5") not in (None, value.lower()):
+            errors.append(f"declared hash {digest} does not match the file")
+    rows = resource.get("rows")
+    if isinstance(rows, int) and found.get("rows") is not None and rows != found["rows"]:
+        errors.append(f"declared rows {rows}, the file has {found['rows']}")
+    return errors
+
+
+def _digest(file: Path, algorithm: str) -> str | None:
+    import hashlib
+
+    try:
+        h = hashlib.new(algorithm)
+    except ValueError:
+        return None
+    with file.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _validate(folder: Path, resource: dict[str, Any]) -> list[str]:
     try:
         from frictionless import Resource
     except ImportError:
         return []
+    checked = {k: v for k, v in resource.items() if k not in ("bytes", "hash", "rows")}
     try:
-        report = Resource(dict(resource), basepath=str(folder)).validate(
+        report = Resource(checked, basepath=str(folder)).validate(
             limit_rows=VALIDATE_ROWS, limit_errors=MAX_ERRORS)
     except Exception as e:  # frictionless rejects the descriptor itself
         return [f"descriptor: {e}"]
