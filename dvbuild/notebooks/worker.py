@@ -24,10 +24,22 @@ from dvbuild.notebooks import convert, engine
 from dvbuild.notebooks.resources import check_resources
 
 
-def install_kernelspec() -> None:
+def writable_dirs(root: Path) -> None:
+    """Jupyter and IPython write connection files and profiles below $HOME; in a container
+    with a read-only root file system (a hardened Naisjob) that fails, so use temp dirs."""
+    home = Path(os.environ.get("HOME") or "/nonexistent")
+    if os.access(home, os.W_OK):
+        return
+    for var, sub in (("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython"),
+                     ("MPLCONFIGDIR", "matplotlib")):
+        if not os.environ.get(var):
+            (root / sub).mkdir(exist_ok=True)
+            os.environ[var] = str(root / sub)
+
+
+def install_kernelspec(root: Path) -> None:
     """Make `python3` mean this interpreter, whatever the machine has registered:
     JUPYTER_PATH comes first in jupyter's search path."""
-    root = Path(tempfile.mkdtemp(prefix="dvbuild-kernels-"))
     spec = root / "kernels" / engine.DEFAULT_KERNEL
     spec.mkdir(parents=True)
     (spec / "kernel.json").write_text(json.dumps({
@@ -125,8 +137,15 @@ def main() -> None:
     os.dup2(2, 1)
     logging.getLogger("papermill").setLevel(logging.ERROR)
     logging.getLogger("traitlets").setLevel(logging.ERROR)
-    install_kernelspec()
-    serve(sys.stdin, proto)
+    root = Path(tempfile.mkdtemp(prefix="dvbuild-worker-"))
+    writable_dirs(root)
+    install_kernelspec(root)
+    try:
+        serve(sys.stdin, proto)
+    finally:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
