@@ -50,10 +50,9 @@ def validate(settings: Settings, paths: list[Path], *, data: bool = False) -> li
     """Problems in the named package folders (every package when `paths` is empty)."""
     root = settings.root
     problems: list[Problem] = []
-    from dvbuild import gitio
     from dvbuild.package import check_not_nested
 
-    files = gitio.ls_files(root, f"*{DESCRIPTOR}", DESCRIPTOR)
+    files = descriptor_files(root)
     dirs = sorted(str(PurePosixPath(f).parent) for f in files
                   if PurePosixPath(f).name == DESCRIPTOR)
     try:
@@ -73,6 +72,24 @@ def validate(settings: Settings, paths: list[Path], *, data: bool = False) -> li
             if other in names:
                 problems.append(_dup_problem(names[other], other, rel))
     return problems
+
+
+def descriptor_files(root: Path) -> list[str]:
+    """Every datapackage.json below root: git's view (tracked and untracked, not ignored),
+    or outside a git repository, a walk that skips hidden folders."""
+    from dvbuild import gitio
+    from dvbuild.errors import DvbuildError
+
+    try:
+        return gitio.ls_files(root, f"*{DESCRIPTOR}", DESCRIPTOR)
+    except DvbuildError:
+        found = []
+        for folder, subdirs, names in os.walk(root):
+            subdirs[:] = sorted(d for d in subdirs if not d.startswith(".")
+                                and d not in ("node_modules", "__pycache__"))
+            if DESCRIPTOR in names:
+                found.append((Path(folder) / DESCRIPTOR).relative_to(root).as_posix())
+        return sorted(found)
 
 
 def _chosen(paths: list[Path], root: Path, problems: list[Problem]) -> list[str]:

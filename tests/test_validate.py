@@ -431,3 +431,12 @@ def test_schema_file_inside_the_folder_is_allowed(tmp_path: Path) -> None:
     descriptor = {"name": "p", "resources": [{"name": "t", "path": "a.csv",
                                               "schema": "schema.json"}]}
     assert spec.problems(descriptor, tmp_path) == []
+
+
+def test_outside_a_git_repository(cli: Callable[..., Result], tmp_path: Path) -> None:
+    assert cli("init", "ny", cwd=tmp_path).code == 0
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden/datapackage.json").write_text("not json")
+    assert cli("validate", "ny", cwd=tmp_path).code == 0
+    result = cli("validate", "--json", "--repo", tmp_path)
+    assert result.json() == {"ok": True, "packages": 1, "problems": []}

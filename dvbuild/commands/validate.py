@@ -14,7 +14,7 @@ import typer
 
 from dvbuild import console
 from dvbuild.commands import JSON_OPTION, REPO_OPTION
-from dvbuild.errors import ConfigError, Problem
+from dvbuild.errors import ConfigError, Problem, UsageError
 from dvbuild.settings import GitHubContext, RepoConfig, Settings, find_root, load_config
 
 PATHS_ARGUMENT = typer.Argument(None, help="Package folders (default: every package).")
@@ -49,7 +49,12 @@ def validate_command(
 def _settings(repo: Path | None) -> tuple[Settings, list[Problem]]:
     """Settings, and the problems in dvbuild.yaml (reported, not fatal: the packages
     are still checked, with an empty configuration)."""
-    root, git_root = find_root(repo, Path.cwd())
+    try:
+        root, git_root = find_root(repo, Path.cwd())
+    except UsageError:  # not a git repository: validate the folder as it is on disk
+        root = git_root = (repo or Path.cwd()).resolve()
+        if not root.is_dir():
+            raise
     try:
         config, problems = load_config(root), []
     except ConfigError as e:
@@ -64,10 +69,9 @@ def _settings(repo: Path | None) -> tuple[Settings, list[Problem]]:
 def _count(settings: Settings, paths: list[Path] | None) -> int:
     if paths:
         return len(paths)
-    from dvbuild import gitio
-    from dvbuild.package import DESCRIPTOR
+    from dvbuild.validate import descriptor_files
 
-    return len(gitio.ls_files(settings.root, f"*{DESCRIPTOR}", DESCRIPTOR))
+    return len(descriptor_files(settings.root))
 
 
 def _print(problems: list[Problem], packages: int) -> None:
