@@ -11,13 +11,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from dvbuild import console
 from dvbuild.package import Package
 from dvbuild.settings import Settings
+
+if TYPE_CHECKING:
+    from dvbuild.notebooks.prepare import Prepared
+    from dvbuild.secrets import SecretResolver
+
+Resolvers = Mapping[str, "SecretResolver"]
 
 Mode = Literal["test", "run"]
 WORKER_GRACE = 120.0  # kernel start, conversion and resource checks on top of the timeouts
@@ -25,7 +31,7 @@ WORKER_GRACE = 120.0  # kernel start, conversion and resource checks on top of t
 
 def test_packages(settings: Settings, packages: list[Package], out: Path, *,
                   jobs: int | None = None, mode: Mode = "test",
-                  resolvers: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+                  resolvers: Resolvers | None = None) -> list[dict[str, Any]]:
     """Run every package (in parallel processes); each report is also OUT/<name>/report.json."""
     from dvbuild.notebooks import pool, report
     from dvbuild.notebooks.prepare import check_out
@@ -47,7 +53,7 @@ def test_packages(settings: Settings, packages: list[Package], out: Path, *,
 
 
 def run_package(settings: Settings, package: Package, out: Path, *, mode: Mode,
-                resolvers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                resolvers: Resolvers | None = None) -> dict[str, Any]:
     return test_packages(settings, [package], out, jobs=1, mode=mode, resolvers=resolvers)[0]
 
 
@@ -61,7 +67,7 @@ def _claim(out: Path) -> None:
 
 
 def _prepare(settings: Settings, package: Package, out: Path, mode: Mode,
-             resolvers: Mapping[str, Any] | None) -> Any:
+             resolvers: Resolvers | None) -> Prepared:
     from dvbuild import secrets as secrets_mod
     from dvbuild.notebooks import prepare, report
 
@@ -77,11 +83,10 @@ def _prepare(settings: Settings, package: Package, out: Path, mode: Mode,
     item.dir = prepare.fresh_copy(package, out)
     report.write(item.report, item.dir)  # marks the folder as dvbuild's from the start
     item.job = prepare.make_job(settings, package, item.dir, mode, values)
-    item.secrets = sorted(values.values())
     return item
 
 
-def _failed_early(item: Any, status: str, message: str) -> Any:
+def _failed_early(item: Prepared, status: str, message: str) -> Prepared:
     from dvbuild.notebooks.prepare import clear
 
     clear(item.dir)  # no stale package directory that publish could pick up
@@ -89,11 +94,12 @@ def _failed_early(item: Any, status: str, message: str) -> Any:
     return item
 
 
-def _deadline(item: Any) -> float:
+def _deadline(item: Prepared) -> float:
+    assert item.job is not None
     return len(item.job["notebooks"]) * (float(item.job["timeout"]) + WORKER_GRACE)
 
 
-def _sink(item: Any, out: Path) -> Any:
+def _sink(item: Prepared, out: Path) -> Callable[[str], None]:
     log_file = out / f"{item.package.name}.log"
     log_file.write_text("", encoding="utf-8")
 
@@ -106,7 +112,7 @@ def _sink(item: Any, out: Path) -> Any:
     return sink
 
 
-def _on_done(item: Any) -> Any:
+def _on_done(item: Prepared) -> Callable[[dict[str, Any], float], None]:
     from dvbuild.notebooks import convert, report
 
     def done(result: dict[str, Any], seconds: float) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,6 @@ class Prepared:
     dir: Path
     report: dict[str, Any]
     job: dict[str, Any] | None = None  # None: the package failed before running
-    secrets: list[str] = field(default_factory=list)
 
 
 def base_report(settings: Settings, package: Package, mode: str) -> dict[str, Any]:
