@@ -1,7 +1,7 @@
 """`dvbuild validate`: every problem in every datapackage.json, in one pass.
 
-    folder --read/parse--> descriptor --dvbuild fields--+--> problems --lines--> Problem
-                                      --Data Package spec (spec.py)--+
+    folder --parse--> descriptor --dvbuild's fields (fields.py)--+--> problems --lines--> Problem
+                                 --Data Package spec (spec.py)----+
 
 Each Problem names the file, the JSON pointer, the line (found by a token
 scan of the text, only when there is something to report), what was found and
@@ -10,40 +10,18 @@ what was expected. Data files are read only with `data=True`.
 
 from __future__ import annotations
 
-import difflib
-import keyword
-import math
 import os
-import re
-import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from dvbuild import jsonpos, spec
+from dvbuild import fields, jsonpos, spec
 from dvbuild.errors import ConfigError, Problem
-from dvbuild.package import DESCRIPTOR, NAME_RE, parse_descriptor
-from dvbuild.schedule import cron_problem, timezone_problem
+from dvbuild.package import DESCRIPTOR, parse_descriptor
 from dvbuild.settings import Settings
 
 Issue = spec.Issue
 RESOURCE_NAME_RE = spec.RESOURCE_NAME_RE
-DVBUILD_KEYS = ("schedule", "timezone", "notebooks", "parameters", "test_parameters", "timeout",
-                "test_timeout", "depends_on", "secrets", "job")
-SPEC_KEYS = ("$schema", "profile", "id", "name", "title", "description", "homepage", "version",
-             "created", "keywords", "image", "licenses", "sources", "contributors", "resources",
-             "views")
-RESOURCE_KEYS = ("name", "path", "data", "type", "title", "description", "format", "mediatype",
-                 "encoding", "bytes", "hash", "rows", "fields", "schema", "dialect", "sources",
-                 "licenses", "profile", "$schema", "scheme", "homepage", "compression",
-                 "extrapaths", "innerpath")
-JOB_KEYS = ("team", "namespace", "resources", "ttl", "backoff_limit", "concurrency_policy", "env",
-            "env_from", "outbound", "command", "image_pull_policy", "image_pull_secrets", "webhook")
-CONCURRENCY = ("Allow", "Forbid", "Replace")
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-VAULT_REF_RE = re.compile(r"^vault:[^/#\s]+/[^#\s]+#[^#\s]+$")
-VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]*$")
-SLUG = "a lowercase slug: a-z, 0-9, '-', '_', '.' (starting with a letter or digit)"
 
 
 def validate(settings: Settings, paths: list[Path], *, data: bool = False) -> list[Problem]:
@@ -172,7 +150,7 @@ def descriptor_problems(descriptor: Mapping[str, Any], file: str, folder: Path,
                         notebook_folder: Path | None = None) -> list[Problem]:
     """Every problem in one parsed descriptor (no line numbers; see with_lines). Resource
     paths are checked in `folder`, notebooks in `notebook_folder` (default: the same)."""
-    issues = list(_dvbuild_issues(descriptor, folder, root, notebook_folder or folder))
+    issues = list(fields.issues(descriptor, folder, root, notebook_folder or folder))
     issues += spec.problems(descriptor, folder)
     seen: set[tuple[str, str]] = set()
     problems = []
@@ -181,244 +159,6 @@ def descriptor_problems(descriptor: Mapping[str, Any], file: str, folder: Path,
             seen.add((pointer, message))
             problems.append(Problem(file, message, pointer, expected=expected))
     return problems
-
-
-def _dvbuild_issues(d: Mapping[str, Any], folder: Path, root: Path | None,
-                    notebook_folder: Path) -> Iterator[Issue]:
-    yield from _name(d.get("name"))
-    yield from unknown_keys(d, (*DVBUILD_KEYS, *SPEC_KEYS), "")
-    if d.get("schedule") is not None:
-        yield from _split("/schedule", cron_problem(d["schedule"]))
-    if "timezone" in d:
-        yield from _split("/timezone", timezone_problem(d["timezone"]))
-    if "version" in d and isinstance(d["version"], str) and not VERSION_RE.match(d["version"]):
-        yield "/version", f"version is {d['version']!r}", "a version such as '1.2.0'"
-    for key in ("timeout", "test_timeout"):
-        if key in d:
-            yield from _positive(d[key], f"/{key}", key)
-    for key in ("parameters", "test_parameters"):
-        if key in d:
-            yield from _parameters(d[key], f"/{key}")
-    yield from _notebooks(d, notebook_folder)
-    yield from _resource_paths(d.get("resources"), folder)
-    yield from _depends_on(d.get("depends_on"), root)
-    yield from _secrets(d.get("secrets"))
-    yield from _job(d.get("job"))
-    yield from _views(d.get("views"))
-
-
-def _split(pointer: str, problem: str | None) -> Iterator[Issue]:
-    """schedule.py says "found, expected wanted" in one string; split it."""
-    if problem:
-        found, _, expected = problem.partition(", expected ")
-        yield pointer, found, expected
-
-
-def _name(name: Any) -> Iterator[Issue]:
-    if name is None:
-        yield "/name", "name is missing", SLUG
-    elif not isinstance(name, str) or not NAME_RE.match(name):
-        yield "/name", f"name is {spec._short(name)}", SLUG
-
-
-def unknown_keys(d: Mapping[str, Any], known: tuple[str, ...], at: str) -> Iterator[Issue]:
-    """Keys that look like typos of known keys. Other extra keys are allowed (the Data
-    Package spec allows custom properties)."""
-    for key in d:
-        if key in known:
-            continue
-        near = difflib.get_close_matches(str(key).lower(), known, n=1, cutoff=0.75)
-        if near:
-            yield f"{at}/{jsonpos.escape(str(key))}", \
-                f"unknown key {key!r}; did you mean {near[0]!r}?", f"{near[0]!r}"
-
-
-def _positive(value: Any, at: str, key: str) -> Iterator[Issue]:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or value <= 0:
-        yield at, f"{key} is {spec._short(value)}", "a positive number of seconds"
-
-
-def _parameters(value: Any, at: str) -> Iterator[Issue]:
-    if value is None:
-        return
-    if not isinstance(value, dict):
-        yield at, f"{at[1:]} is {spec._kind(value)}", "an object of name: value"
-        return
-    for key in value:
-        if not key.isidentifier() or keyword.iskeyword(key):
-            yield f"{at}/{jsonpos.escape(key)}", f"parameter name {key!r} is not a Python name", \
-                "a valid Python variable name (papermill injects it as one)"
-
-
-def _notebooks(d: Mapping[str, Any], folder: Path) -> Iterator[Issue]:
-    listed = d.get("notebooks")
-    if listed is None:
-        if not any(p.is_file() for p in folder.glob("*.ipynb")):
-            yield "/notebooks", f"no notebooks: no *.ipynb in {folder.name}/ and no notebooks " \
-                "listed", "at least one notebook"
-        return
-    if not isinstance(listed, list) or not listed:
-        yield "/notebooks", f"notebooks is {spec._short(listed)}", \
-            "a non-empty list of notebook paths"
-        return
-    for i, nb in enumerate(listed):
-        at = f"/notebooks/{i}"
-        if not isinstance(nb, str):
-            yield at, f"notebook is {spec._short(nb)}", "a path to an .ipynb file"
-            continue
-        bad = _path_problem(nb, folder)
-        if bad:
-            yield at, f"notebook path {nb!r} {bad}", "a relative path inside the package folder"
-        elif not nb.endswith(".ipynb"):
-            yield at, f"notebook {nb!r} is not an .ipynb file", "a path ending in .ipynb"
-        elif not (folder / nb).is_file():
-            yield at, f"notebook {nb!r} does not exist", "an existing notebook file"
-
-
-def _path_problem(path: str, folder: Path) -> str | None:
-    """Why a path does not stay inside the folder, or None."""
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path):
-        return "is a URL"
-    pure = PurePosixPath(path.replace("\\", "/"))
-    if pure.is_absolute() or re.match(r"^[A-Za-z]:", path):
-        return "is absolute"
-    if ".." in pure.parts:
-        return "contains '..'"
-    if not path.strip():
-        return "is empty"
-    if not _has_link(folder, pure.parts):
-        return None  # no '..' and no links: it cannot leave the folder
-    try:
-        target = (folder / path).resolve()
-        inside = target.is_relative_to(folder.resolve())
-    except (OSError, RuntimeError, ValueError):  # symlink loops, odd names
-        return "cannot be resolved"
-    return None if inside else "leaves the folder through a symbolic link"
-
-
-def _has_link(folder: Path, parts: tuple[str, ...]) -> bool:
-    """Whether any existing component of folder/parts is a symbolic link (one lstat per
-    component, far cheaper than resolve() on a thousand packages)."""
-    current = folder
-    for part in parts:
-        current = current / part
-        try:
-            if stat.S_ISLNK(os.lstat(current).st_mode):
-                return True
-        except (OSError, ValueError):
-            return False  # the rest does not exist (yet): nothing to follow
-    return False
-
-
-def _resource_paths(resources: Any, folder: Path) -> Iterator[Issue]:
-    if not isinstance(resources, list):
-        return
-    for i, r in enumerate(resources):
-        if not isinstance(r, dict):
-            continue
-        yield from unknown_keys(r, RESOURCE_KEYS, f"/resources/{i}")
-        paths = r.get("path")
-        items = [(f"/resources/{i}/path", paths)] if isinstance(paths, str) else (
-            [(f"/resources/{i}/path/{j}", p) for j, p in enumerate(paths)
-             if isinstance(p, str)] if isinstance(paths, list) else [])
-        for at, path in items:
-            bad = _path_problem(path, folder)
-            if bad:
-                yield at, f"resource path {path!r} {bad}", \
-                    "a relative path inside the package folder"
-
-
-def _depends_on(value: Any, root: Path | None) -> Iterator[Issue]:
-    if value is None:
-        return
-    if not isinstance(value, list):
-        yield "/depends_on", f"depends_on is {spec._kind(value)}", \
-            "a list of repository-relative paths or globs"
-        return
-    for i, dep in enumerate(value):
-        at = f"/depends_on/{i}"
-        if not isinstance(dep, str) or not dep.strip():
-            yield at, f"depends_on entry is {spec._short(dep)}", "a repository-relative path"
-            continue
-        pure = PurePosixPath(dep)
-        if pure.is_absolute() or ".." in pure.parts:
-            yield at, f"depends_on path {dep!r} is not inside the repository", \
-                "a path relative to the repository root, without '..'"
-        elif root is not None and not any(c in dep for c in "*?[") and not (root / dep).exists():
-            yield at, f"depends_on path {dep!r} does not exist", \
-                "an existing file or folder, relative to the repository root"
-
-
-def _secrets(value: Any) -> Iterator[Issue]:
-    if value is None:
-        return
-    if not isinstance(value, dict):
-        yield "/secrets", f"secrets is {spec._kind(value)}", "an object of ENV_NAME: reference"
-        return
-    for name, ref in value.items():
-        at = f"/secrets/{jsonpos.escape(name)}"
-        if not ENV_NAME_RE.match(name):
-            yield at, f"secret name {name!r} is not an environment variable name", \
-                "letters, digits and '_', not starting with a digit"
-        if not isinstance(ref, str):
-            yield at, f"secret reference is {spec._kind(ref)}", _REF
-            continue
-        problem = secret_ref_problem(ref)
-        if problem:
-            yield at, problem, _REF
-
-
-_REF = "'env:<NAME>' or 'vault:<mount>/<path>#<key>'"
-
-
-def secret_ref_problem(ref: str) -> str | None:
-    """What is wrong with a secret reference, or None. Never echoes more than the scheme
-    and the shape (a reference names a secret, it is not one, but be careful anyway)."""
-    scheme, sep, rest = ref.partition(":")
-    if not sep:
-        return f"secret reference {ref[:40]!r} has no scheme"
-    if scheme == "env":
-        return None if ENV_NAME_RE.match(rest) else f"env reference {ref!r} names no variable"
-    if scheme == "vault":
-        return None if VAULT_REF_RE.match(ref) else \
-            f"vault reference {ref!r} is not of the form vault:<mount>/<path>#<key>"
-    return f"unknown secret reference scheme {scheme[:20]!r}"
-
-
-def _job(job: Any) -> Iterator[Issue]:
-    if job is None:
-        return
-    if not isinstance(job, dict):
-        yield "/job", f"job is {spec._kind(job)}", "an object of Naisjob settings"
-        return
-    yield from unknown_keys(job, JOB_KEYS, "/job")
-    for key in ("team", "namespace"):
-        if key in job and not (isinstance(job[key], str) and NAME_RE.match(job[key])):
-            yield f"/job/{key}", f"{key} is {spec._short(job[key])}", "a Kubernetes name"
-    if "concurrency_policy" in job and job["concurrency_policy"] not in CONCURRENCY:
-        yield "/job/concurrency_policy", \
-            f"concurrency_policy is {spec._short(job['concurrency_policy'])}", \
-            "one of " + ", ".join(CONCURRENCY)
-    limit = job.get("backoff_limit")
-    if "backoff_limit" in job and (not isinstance(limit, int) or isinstance(limit, bool)
-                                   or limit < 0):
-        yield "/job/backoff_limit", f"backoff_limit is {spec._short(limit)}", \
-            "a whole number >= 0"
-    if "resources" in job and not isinstance(job["resources"], dict):
-        yield "/job/resources", f"resources is {spec._kind(job['resources'])}", \
-            "an object with cpu and memory"
-
-
-def _views(views: Any) -> Iterator[Issue]:
-    if views is None:
-        return
-    if not isinstance(views, list):
-        yield "/views", f"views is {spec._kind(views)}", "a list of views"
-        return
-    for i, v in enumerate(views):
-        if not isinstance(v, dict) or not isinstance(v.get("name"), str):
-            yield f"/views/{i}", f"view is {spec._short(v)}", 'an object with a "name"'
 
 
 def _data_problems(d: Mapping[str, Any], file: str, folder: Path) -> list[Problem]:

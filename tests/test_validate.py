@@ -10,8 +10,9 @@ import pytest
 
 from dvbuild import spec
 from dvbuild.errors import Problem
+from dvbuild.fields import secret_ref_problem
 from dvbuild.jsonpos import positions
-from dvbuild.validate import descriptor_problems, secret_ref_problem
+from dvbuild.validate import descriptor_problems
 from tests.conftest import Repo, Result
 
 NB = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
