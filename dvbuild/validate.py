@@ -46,7 +46,7 @@ def validate(settings: Settings, paths: list[Path], *, data: bool = False) -> li
             problems += _duplicate(name, rel, names)
     if paths:  # a name may clash with a package that was not asked about
         for rel in set(dirs) - set(chosen):
-            other = _name_of(root / rel)
+            other = name_of(root / rel)
             if other in names:
                 problems.append(_dup_problem(names[other], other, rel))
     return problems
@@ -101,7 +101,7 @@ def _dup_problem(rel: str, name: str, other: str) -> Problem:
                    pointer="/name", expected="a name unique in the repository")
 
 
-def _name_of(folder: Path) -> str | None:
+def name_of(folder: Path) -> str | None:
     try:
         _, data = parse_descriptor(folder / DESCRIPTOR, "")
     except ConfigError:
