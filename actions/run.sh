@@ -37,6 +37,11 @@ detected() {  # package paths from detect (which also writes the step outputs)
     'import json, sys; [print(p["path"]) for p in json.load(sys.stdin)["packages"]]'
 }
 
+previews() {  # the comment's Markdown beside the reports, and the job summary
+  "$dvbuild" comment --report "$report_dir" --dry-run "${store[@]}" > "$report_dir/comment.md" \
+    || echo "::warning::dvbuild could not render the comment preview"
+}
+
 publish() {
   if [ ${#store[@]} -eq 0 ]; then
     echo "::error::dvbuild publish needs the store input" >&2
@@ -53,7 +58,7 @@ echo "report-dir=$report_dir" >> "${GITHUB_OUTPUT:-/dev/null}"
 
 case "${DVBUILD_COMMAND:-all}" in
   detect) "$dvbuild" detect; note $? ;;
-  test) "$dvbuild" test "${packages[@]}" --out "$report_dir"; note $? ;;
+  test) "$dvbuild" test "${packages[@]}" --out "$report_dir"; note $?; previews ;;
   build) "$dvbuild" build "${packages[@]}" --push; note $? ;;
   publish) publish; note $? ;;
   render) "$dvbuild" render "${packages[@]}" --out "$manifests_dir"; note $? ;;
@@ -67,6 +72,7 @@ case "${DVBUILD_COMMAND:-all}" in
       echo "dvbuild: no package changed"
     else
       "$dvbuild" test "${packages[@]}" --out "$report_dir"; note $?
+      previews
       mapfile -t ok < <(passed path)
       if [ ${#ok[@]} -gt 0 ]; then
         "$dvbuild" build "${ok[@]}" --push; note $?

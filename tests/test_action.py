@@ -216,6 +216,8 @@ def test_step_actions_test_publish_render_comment(
     reports = Path(tested.outputs["report-dir"])
     report = json.loads((reports / "two" / "report.json").read_text())
     assert report["status"] == "passed"
+    assert "| w00 |" in (reports / "comment.md").read_text()  # the preview, beside the reports
+    assert "`two`" in tested.summary.read_text()  # and the job summary
 
     store = tmp_path / "store"
     published = runner.run(actions / "publish" / "action.yml", {

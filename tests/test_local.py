@@ -65,8 +65,11 @@ def test_bad_ref_is_bad_input(make_repo: Callable[..., Repo], tmp_path: Path,
 def test_plain_progress_lines_in_ci(make_repo: Callable[..., Repo], tmp_path: Path,
                                     cli: Callable[..., Result]) -> None:
     repo = make_repo()
+    summary = tmp_path / "summary"
+    summary.write_text("")
     result = cli("local", "--all", "--out", tmp_path / "o", cwd=repo.path,
-                 env={"CI": "true", "GITHUB_ACTIONS": "true"})
+                 env={"CI": "true", "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
     assert result.code == 0, result.err
+    assert summary.read_text().startswith("## dvbuild")
     assert "::group::dvbuild detect" in result.err
     assert "detect: ok" in result.err

@@ -43,6 +43,10 @@ def local(
     with _progress(fancy) as progress:
         run = run_local(settings, out=folder, base=base, head=head, all_=all_,
                         build=not no_build, progress=progress)
+    summary = run.out / "summary.md"
+    if settings.github.actions and settings.github.step_summary and summary.is_file():
+        with open(settings.github.step_summary, "a", encoding="utf-8") as f:
+            f.write(summary.read_text(encoding="utf-8"))
     if as_json:
         console.emit_json(run.as_json())
     else:
@@ -52,7 +56,8 @@ def local(
 
 def table(run: Any) -> str:
     """What happened and where it is: one line per step, then the packages."""
-    rows = [(f"{MARKS.get(s.status, '?')} {s.name}", s.status, s.detail, s.where) for s in run.steps]
+    rows = [(f"{MARKS.get(s.status, '?')} {s.name}", s.status, _short(s.detail), s.where)
+            for s in run.steps]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)) +
              (f"  → {r[3]}" if r[3] else "") for r in rows]
@@ -62,6 +67,10 @@ def table(run: Any) -> str:
                      + (f" ({r.get('error')})" if r.get("error") else ""))
     lines.append(f"results in {run.out}  (open comment.md to see the PR comment)")
     return "\n".join(lines)
+
+
+def _short(text: str, width: int = 64) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class _progress:
