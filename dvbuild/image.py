@@ -100,6 +100,11 @@ class Plan:
     files: tuple[ContextFile, ...]
     labels: Mapping[str, str]
 
+    @property
+    def own(self) -> bool:
+        """A package's own Dockerfile gets labels and build args through the API."""
+        return self.dockerfile_source != "template"
+
 
 @dataclass
 class BuildResult:
@@ -162,7 +167,8 @@ def extras(package: Package) -> list[str]:
 
 def render_dockerfile(
     *, name: str, path: str, base_image: str, wheel: str, extras: Sequence[str],
-    apt: bool, ca: bool, uid: int = IMAGE_UID,
+    apt: bool, ca: bool, commit: str = "", input_hash: str = "",
+    labels: Mapping[str, str] | None = None, uid: int = IMAGE_UID,
 ) -> str:
     """The template rendered (pure: strings in, text out)."""
     import jinja2
@@ -171,10 +177,20 @@ def render_dockerfile(
         loader=jinja2.FileSystemLoader(str(templates_dir())), keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined, autoescape=False,
     )
+    env.filters["dockerquote"] = dockerquote
     return env.get_template("Dockerfile.j2").render(
         name=name, path=path, base_image=base_image, wheel=wheel, extras=list(extras),
-        apt=apt, ca=ca, uid=uid, dvbuild_version=__version__,
+        apt=apt, ca=ca, uid=uid, dvbuild_version=__version__, commit=commit,
+        input_hash=input_hash, labels=dict(labels or {}),
     )
+
+
+def dockerquote(value: str) -> str:
+    """A double-quoted Dockerfile word: no variable expansion, no line breaks."""
+    text = " ".join(str(value).split())
+    for char in ("\\", '"', "$"):
+        text = text.replace(char, "\\" + char)
+    return f'"{text}"'
 
 
 def templates_dir() -> Path:
@@ -188,15 +204,17 @@ def templates_dir() -> Path:
 
 
 def choose_dockerfile(
-    settings: Settings, package: Package, *, wheel: str, ca: bool,
+    settings: Settings, t: Target, *, wheel: str, ca: bool, labels: Mapping[str, str],
 ) -> tuple[str, str]:
     """(text, source): the package's own Dockerfile wins, else the template."""
+    package = t.package
     own = package.folder / "Dockerfile"
     if own.is_file():
         return own.read_text(encoding="utf-8"), _rel(package, "Dockerfile")
     text = render_dockerfile(
         name=package.name, path=package.path, base_image=base_image(settings, package),
         wheel=wheel, extras=extras(package), apt=(package.folder / "apt.txt").is_file(), ca=ca,
+        commit=t.commit, input_hash=t.input_hash, labels=labels,
     )
     return text, "template"
 
@@ -428,11 +446,12 @@ def target(settings: Settings, package: Package, commit: str | None = None) -> T
 def plan(settings: Settings, t: Target, wheel: Path) -> Plan:
     package = t.package
     ca = host_ca_bundle(settings.environ)
-    dockerfile, source = choose_dockerfile(settings, package, wheel=wheel.name, ca=ca is not None)
+    found = labels(settings, package, t.commit, t.input_hash)
+    dockerfile, source = choose_dockerfile(settings, t, wheel=wheel.name, ca=ca is not None,
+                                           labels=found)
     return Plan(
         target=t, dockerfile=dockerfile, dockerfile_source=source,
-        files=tuple(context_files(settings, package, dockerfile, wheel, ca)),
-        labels=labels(settings, package, t.commit, t.input_hash),
+        files=tuple(context_files(settings, package, dockerfile, wheel, ca)), labels=found,
     )
 
 
@@ -576,15 +595,20 @@ def _engine_build(engine: Engine, p: Plan, ref: str) -> str:
     with tempfile.TemporaryFile() as context:
         context_tar(p.files, context)
         try:
+            # The template writes labels in its last step; through the API the classic
+            # builder would add one step per label.
             return engine.build(
-                context, tag=ref, labels=p.labels, network_mode="host", log=console.log,
-                buildargs={"DVBUILD_COMMIT": p.target.commit,
-                           "DVBUILD_INPUT_HASH": p.target.input_hash},
+                context, tag=ref, labels=p.labels if p.own else {}, network_mode="host",
+                log=console.log, buildargs=_buildargs(p.target) if p.own else {},
             )
         except BuildFailed as e:
             step = "\n".join(e.step[-200:])
             raise PackageFailed(p.target.package.name, f"image build failed: {e.message}\n{step}",
                                 hint=_build_hint(e.message + step)) from None
+
+
+def _buildargs(t: Target) -> dict[str, str]:
+    return {"DVBUILD_COMMIT": t.commit, "DVBUILD_INPUT_HASH": t.input_hash}
 
 
 def _build_hint(text: str) -> str:
