@@ -81,6 +81,8 @@ def build(repo: Repo) -> None:
         "json.dump(df.to_dict(orient='records'), open('t.json', 'w'))"))
     repo.write_package("p/r", resources=[{"name": "t", "path": "t.parquet", "format": "parquet"},
                                          {"name": "j", "path": "t.json", "format": "json"}])
+    repo.write("p/bare/main.ipynb", notebook("print(x * 2)", params="x = 1", kernel=None))
+    repo.write_package("p/bare", test_parameters={"x": 21})
     repo.commit()
 
 
@@ -189,6 +191,13 @@ def test_resources_parquet_and_json(shared: Any) -> None:
                                   {"name": "c", "type": "string"}]
     assert parquet["preview"]["rows"][0] == [1, 0.5, "x"]
     assert js["rows"] == 3 and js["columns"][0] == {"name": "a", "type": "integer"}
+
+
+def test_bare_notebook_without_any_metadata(shared: Any) -> None:
+    _, out, reports = shared
+    assert reports["bare"]["status"] == "passed", reports["bare"]
+    assert any("no kernelspec" in w for w in reports["bare"]["warnings"])
+    assert '"42\\n"' in (out / "bare/main.ipynb").read_text()
 
 
 @pytest.fixture

@@ -151,7 +151,11 @@ def run_notebook(path: Path, display: str, *, parameters: dict[str, Any], timeou
 
 def _lost_start(exc: BaseException | None, state: _State) -> bool:
     """A kernel that never ran a cell failed to start: worth another try (ZMQ port race)."""
-    return exc is not None and state.nb is None and not isinstance(exc, _Timeout)
+    if exc is None or state.nb is not None:
+        return False
+    import zmq
+
+    return isinstance(exc, RuntimeError | TimeoutError | OSError | zmq.ZMQError)
 
 
 class _Timeout(Exception):
@@ -190,6 +194,7 @@ def _execute(source: Any, path: Path, kernel: str, parameters: dict[str, Any], t
     try:
         papermill.execute_notebook(
             copy.deepcopy(source), None, parameters=parameters or None, kernel_name=kernel,
+            language=_language(source, kernel),
             progress_bar=False, cwd=str(path.parent), start_timeout=START_TIMEOUT,
             request_save_on_cell_execute=False, kernel_manager_class=_tracked_km(kernel_started),
             on_cell_start=cell_started, on_cell_error=cell_failed,
@@ -201,6 +206,13 @@ def _execute(source: Any, path: Path, kernel: str, parameters: dict[str, Any], t
     finally:
         dog.stop()
     return _Timeout() if dog.fired else None
+
+
+def _language(nb: Any, kernel: str) -> str | None:
+    # papermill needs a language to write parameters; a bare notebook on python3 is Python
+    known = (nb.metadata.get("kernelspec") or {}).get("language") or (
+        nb.metadata.get("language_info") or {}).get("name")
+    return None if known or kernel != DEFAULT_KERNEL else "python"
 
 
 def _quiet_kernel(kernel: str) -> dict[str, Any]:
