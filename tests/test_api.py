@@ -241,3 +241,19 @@ def test_works_without_pandas(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["1", "pip install 'dvbuild[data]'"]
+
+
+def test_example_outputs_pass_validate_data(cli: Any, example_repo: Any, tmp_path: Path) -> None:
+    """The example notebooks write through this API; their outputs pass `validate --data`."""
+    out = tmp_path / "out"
+    result = cli("test", "--repo", example_repo.path, "--out", out)
+    assert result.code == 0, result.err
+    checked = cli("validate", "--data", "--json", "--repo", out)
+    # depends_on names monorepo paths, which do not exist beside the copied folders
+    problems = [p for p in checked.json()["problems"] if not p["pointer"].startswith("/depends_on")]
+    assert problems == []
+    descriptor = json.loads((out / "arbeidsledighet/datapackage.json").read_text())
+    trend = next(r for r in descriptor["resources"] if r["name"] == "ledighet-trend")
+    assert trend["rows"] == 3  # test_parameters: the three latest months
+    assert trend["hash"] == sha256(out / "arbeidsledighet" / trend["path"])
+    assert descriptor["schedule"] == "15 6 * * 1-5"
