@@ -38,7 +38,9 @@ def show(reports: list[dict[str, Any]], out: Path, as_json: bool) -> None:
     from dvbuild.notebooks.report import details, summary_line
 
     if as_json:
-        console.emit_json({"out": str(out.resolve()), "packages": reports})
+        passed = all(r["status"] == "passed" for r in reports)
+        console.emit_json({"out": str(out.resolve()), "status": "passed" if passed else "failed",
+                           "packages": reports})
         return
     if not reports:
         console.echo("no packages to test")
