@@ -42,6 +42,20 @@ previews() {  # the comment's Markdown beside the reports, and the job summary
     || echo "::warning::dvbuild could not render the comment preview"
 }
 
+pull_request() {
+  case "${GITHUB_EVENT_NAME:-}" in pull_request | pull_request_target) return 0 ;; esac
+  return 1
+}
+
+fork() {  # the pull request comes from another repository
+  "$python" - <<'PY'
+import json, os, sys
+event = json.load(open(os.environ["GITHUB_EVENT_PATH"], encoding="utf-8"))
+head = ((event.get("pull_request") or {}).get("head") or {}).get("repo") or {}
+sys.exit(0 if head.get("full_name") not in (None, os.environ.get("GITHUB_REPOSITORY")) else 1)
+PY
+}
+
 publish() {
   if [ ${#store[@]} -eq 0 ]; then
     echo "::error::dvbuild publish needs the store input" >&2
@@ -64,6 +78,7 @@ case "${DVBUILD_COMMAND:-all}" in
   render) "$dvbuild" render "${packages[@]}" --out "$manifests_dir"; note $? ;;
   comment) "$dvbuild" comment --report "$report_dir" "${store[@]}"; note $? ;;
   all)
+    # On a pull request: test and comment only. Elsewhere: test, build, publish, render.
     if [ ${#packages[@]} -eq 0 ]; then
       detected > "$report_dir/detected.txt"; note $?
       mapfile -t packages < "$report_dir/detected.txt"
@@ -73,11 +88,19 @@ case "${DVBUILD_COMMAND:-all}" in
     else
       "$dvbuild" test "${packages[@]}" --out "$report_dir"; note $?
       previews
-      mapfile -t ok < <(passed path)
-      if [ ${#ok[@]} -gt 0 ]; then
-        "$dvbuild" build "${ok[@]}" --push; note $?
-        publish; note $?
-        "$dvbuild" render "${ok[@]}" --out "$manifests_dir"; note $?
+      if pull_request; then
+        if fork; then
+          echo "::notice::a fork's token cannot comment: dvbuild-comment.yml posts it"
+        else
+          "$dvbuild" comment --report "$report_dir" "${store[@]}"; note $?
+        fi
+      else
+        mapfile -t ok < <(passed path)
+        if [ ${#ok[@]} -gt 0 ]; then
+          "$dvbuild" build "${ok[@]}" --push; note $?
+          publish; note $?
+          "$dvbuild" render "${ok[@]}" --out "$manifests_dir"; note $?
+        fi
       fi
     fi
     ;;

@@ -276,3 +276,30 @@ def test_cache_key_follows_the_action_version(tmp_path: Path) -> None:
     assert first == key(copy)
     (copy / "dvbuild" / "report.py").write_text("# changed\n")
     assert key(copy) != first
+
+
+def test_all_on_a_pull_request_tests_and_comments(
+    make_repo: Callable[..., Repo], tmp_path: Path, cached_venv: Callable[[Path], None],
+    github_api: GitHubAPI,  # noqa: F811
+) -> None:
+    repo, base = monorepo(make_repo)
+    event = pr_event(base, repo.head)
+    event["pull_request"]["head"]["repo"]["full_name"] = REPO  # not a fork
+    runner = runner_for(repo, tmp_path, "pull_request", event)
+    runner.extra_env = {"GITHUB_API_URL": github_api.url}
+    prime_cache(runner, ROOT / "action.yml", cached_venv)
+    outcome = runner.run(ROOT / "action.yml", {"command": "all", "working-directory": "team"})
+    assert outcome.ok, outcome.log
+    assert json.loads(outcome.outputs["matrix"])["include"][0]["name"] == "two"
+    body = github_api.comments[event["number"]][0]["body"]
+    assert "| w00 |" in body  # the preview of the changed package
+    assert not (Path(outcome.outputs["report-dir"]) / "manifests").exists()  # no release on a PR
+
+    event["pull_request"]["head"]["repo"]["full_name"] = "someone/fork"
+    fork = runner_for(repo, tmp_path / "fork", "pull_request", event)
+    fork.extra_env = {"GITHUB_API_URL": github_api.url}
+    prime_cache(fork, ROOT / "action.yml", cached_venv)
+    outcome = fork.run(ROOT / "action.yml", {"command": "all", "working-directory": "team"})
+    assert outcome.ok, outcome.log
+    assert "dvbuild-comment.yml posts it" in outcome.log
+    assert len(github_api.comments[event["number"]]) == 1
