@@ -207,9 +207,9 @@ def test_packages(settings: Settings, run: LocalRun, step: Step) -> None:
     failed = [r for r in run.reports if r.get("status") not in ("passed", "invalid")]
     step.where = _rel(run.out / "packages")
     step.detail = f"{len(todo) - len(failed)} passed, {len(failed)} failed"
-    for r in failed:
-        console.annotate("error", f"{r.get('package')}: test run {r.get('status')}: "
-                         f"{r.get('error') or ''}", file=settings.prefix + str(r.get("path")))
+    from dvbuild.report import annotate
+
+    annotate(failed, settings.prefix)
     if failed:
         step.status = "failed"
 

@@ -79,6 +79,24 @@ def render_summary(
     return clean(_render("summary.md.j2", context))
 
 
+def annotate(reports: Sequence[Mapping[str, Any]], prefix: str = "") -> None:
+    """::error annotations (under GitHub Actions) for packages that did not pass,
+    pointing at the failing notebook; `prefix` is the monorepo's path in the repo."""
+    for r in reports:
+        if r.get("status") in ("passed", "invalid"):  # invalid: validate annotated it
+            continue
+        folder = prefix + str(r.get("path") or "")
+        failures = [nb for nb in r.get("notebooks") or [] if nb.get("error")]
+        for nb in failures:
+            f = _failure(nb, LEVELS[-1])
+            where = f" in cell {f['cell']}" if f["cell"] is not None else ""
+            console.annotate("error", f"{r.get('package')}: {f['notebook']} failed{where}: "
+                             f"{f['ename']}: {f['evalue']}", file=f"{folder}/{f['notebook']}")
+        if not failures:
+            console.annotate("error", f"{r.get('package')}: {r.get('status')}: "
+                             f"{one_line(r.get('error'))}", file=f"{folder}/datapackage.json")
+
+
 def clean(text: str) -> str:
     """Strip ANSI colour codes and data: URIs (GitHub drops them), mask secrets."""
     text = ANSI_RE.sub("", text)

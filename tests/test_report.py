@@ -172,3 +172,17 @@ def test_summary_has_resources_but_no_marker() -> None:
     assert MARKER not in text
     assert "`ledige`" in text and "1 234" in text
     assert "ZeroDivisionError" in text
+
+
+def test_annotations_point_at_the_failing_notebook(capsys: Any) -> None:
+    from dvbuild.report import annotate
+
+    console.configure(github_actions=True)
+    try:
+        annotate([passed(), failed()], prefix="team/")
+    finally:
+        console.configure(github_actions=False)
+    err = capsys.readouterr().err
+    assert "::error file=team/packages/broken/main.ipynb::broken: main.ipynb failed in cell 3: " \
+           "ZeroDivisionError: division by zero" in err
+    assert "arbeidsledighet" not in err
