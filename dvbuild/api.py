@@ -80,12 +80,16 @@ class Datapackage:
                      format: str = "csv", *, path: str | None = None,
                      title: str | None = None) -> dict[str, Any]:
         """Write `data` (a DataFrame, a list of records, or the path of a file the notebook
-        wrote into the output folder) and record it; returns the resource descriptor."""
+        wrote itself: recorded where it is when inside the output folder, else copied) and
+        record it; returns the resource descriptor."""
         if format not in FORMATS:
             raise ValueError(f"format {format!r}: expected one of {', '.join(FORMATS)}")
         _check_resource_name(name)
-        declared = self.resource(name) or {}
-        rel = _relative_path(path or _declared_path(declared, format) or f"data/{name}.{format}")
+        declared = {k: v for k, v in (self.resource(name) or {}).items()
+                    if k not in ("bytes", "hash", "rows")}  # stale from an earlier run
+        in_place = self._in_output(data) if path is None else None
+        rel = _relative_path(in_place or path or _declared_path(declared, format)
+                             or f"data/{name}.{format}")
         target = self.output_dir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         rows, fields = _write_data(data, target, format, self.output_dir)
@@ -103,6 +107,16 @@ class Datapackage:
             entry["schema"] = {"fields": fields}
         self._replace("resources", entry)
         return entry
+
+    def _in_output(self, data: Any) -> str | None:
+        """The relative path of a file already in the output folder (recorded where it is)."""
+        if not isinstance(data, (str, Path)):
+            return None
+        source = Path(data) if Path(data).is_absolute() else self.output_dir / data
+        try:
+            return source.resolve().relative_to(self.output_dir.resolve()).as_posix()
+        except (ValueError, OSError):
+            return None
 
     def add_view(self, name: str, resource: str | Sequence[str], spec_type: str = "table",
                  spec: Any = None, *, title: str | None = None) -> dict[str, Any]:

@@ -137,9 +137,13 @@ def test_records_and_files_without_a_frame(tmp_path: Path) -> None:
     assert entry["rows"] == 2
     (pkg / "own.csv").write_text("x\n1\n")
     own = dp.add_resource("own.csv", name="own", format="csv")
-    assert own["path"] == "data/own.csv"
+    assert own["path"] == "own.csv"  # already in the output folder: recorded where it is
     assert own["hash"] == sha256(pkg / "own.csv")
     assert "rows" not in own
+    (tmp_path / "elsewhere.csv").write_text("x\n2\n")
+    copied = dp.add_resource(tmp_path / "elsewhere.csv", name="copied", format="csv")
+    assert copied["path"] == "data/copied.csv"
+    assert (pkg / "data/copied.csv").read_text() == "x\n2\n"
 
 
 def test_views_and_notebooks(tmp_path: Path, frame: pd.DataFrame) -> None:
