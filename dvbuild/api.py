@@ -225,7 +225,9 @@ def _existing_file(source: Path, target: Path,
         import shutil
 
         shutil.copyfile(source, target)
-    return None, None
+    from dvbuild.resources_check import count_rows
+
+    return count_rows(target, target.suffix.lstrip(".")), None
 
 
 def _pandas_or_none() -> Any:

@@ -139,7 +139,8 @@ def test_records_and_files_without_a_frame(tmp_path: Path) -> None:
     own = dp.add_resource("own.csv", name="own", format="csv")
     assert own["path"] == "own.csv"  # already in the output folder: recorded where it is
     assert own["hash"] == sha256(pkg / "own.csv")
-    assert "rows" not in own
+    assert own["rows"] == 1
+    assert "schema" not in own
     (tmp_path / "elsewhere.csv").write_text("x\n2\n")
     copied = dp.add_resource(tmp_path / "elsewhere.csv", name="copied", format="csv")
     assert copied["path"] == "data/copied.csv"
