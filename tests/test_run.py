@@ -65,14 +65,20 @@ def test_failed_run_exits_1_and_posts_the_webhook(tmp_path: Path, cli: Callable[
     folder = package(tmp_path / "pkg", ("raise RuntimeError('source is down ' + 'x' * rows)",),
                      parameters={"rows": 2})
     store = tmp_path / "store"
+    catalog = f"file://{tmp_path / 'catalog'}"
     result = cli("run", folder, "--out", tmp_path / "out", "--store", f"file://{store}",
-                 env={"DVBUILD_NOTIFY_WEBHOOK": httpserver.url_for("/hook")})
+                 "--catalog", catalog, env={"DVBUILD_NOTIFY_WEBHOOK": httpserver.url_for("/hook")})
     assert result.code == 1
     assert "main.ipynb failed in cell 2: RuntimeError: source is down xx" in result.err
     assert not (store / "pkg").exists()  # nothing published
     (request, _), = httpserver.log
     text = request.get_json()["text"]
     assert "pkg" in text and "RuntimeError" in text and "cell 2" in text
+    # the failure is in the catalog's runs, for `dvbuild status`
+    from dvbuild.catalogs import open_catalog
+
+    run, = open_catalog(catalog, {}).runs("pkg")
+    assert run["status"] == "failed" and "RuntimeError" in run["error"]
 
 
 def test_missing_secret_fails_the_run(tmp_path: Path, cli: Callable[..., Any],

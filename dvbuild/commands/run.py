@@ -38,16 +38,41 @@ def run(path: Path = PATH, store: str | None = STORE, catalog: str | None = CATA
     package = load_package(path, settings.root)
     target = out or _temp_out()
     report = notebooks.run_package(settings, package, target, mode="run")
-    problem = report["error"] if report["status"] != "passed" else None
     store_url = store or env.get("DVBUILD_STORE") or settings.config.store
-    if problem is None and store_url and not no_publish:
-        problem = publish(target / package.name, store_url,
-                          catalog or env.get("DVBUILD_CATALOG") or settings.config.catalog,
-                          env, report)
+    catalog_url = catalog or env.get("DVBUILD_CATALOG") or settings.config.catalog
+    if report["status"] != "passed":
+        if catalog_url and not no_publish:
+            record_failure(catalog_url, env, report)
+        return fail(env, report, str(report["error"]))
+    problem = None
+    if store_url and not no_publish:
+        problem = publish(target / package.name, store_url, catalog_url, env, report)
     if problem is None:
         console.log(f"{package.name}: run passed in {report['duration']:.1f}s")
         return 0
     return fail(env, report, problem)
+
+
+def record_failure(catalog_url: str, environ: Mapping[str, str], report: dict[str, Any]) -> None:
+    """A run that failed before publishing still gets its run document, so `dvbuild status`
+    shows the failure (a failed publish is recorded by publish itself)."""
+    from datetime import UTC, datetime
+
+    from dvbuild.catalogs import open_catalog
+    from dvbuild.notebooks.convert import redact_tree
+
+    document = {
+        "package": report["package"], "version": None, "status": report["status"],
+        "started": report["started"], "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "duration": report["duration"], "commit": report.get("commit"),
+        "input_hash": report.get("input_hash"), "files": 0, "uploaded": 0, "bytes": 0,
+        "bytes_uploaded": 0, "latest": False, "rows": {}, "run_id": environ.get("GITHUB_RUN_ID"),
+        "error": report.get("error"),
+    }
+    try:
+        open_catalog(catalog_url, environ).record_run(redact_tree(document))
+    except DvbuildError as e:
+        console.log(f"warning: the failed run was not recorded in the catalog: {e.message}")
 
 
 def run_settings(path: Path, environ: Mapping[str, str]) -> Settings:
