@@ -16,7 +16,7 @@ from dvbuild import console
 from dvbuild.commands import JSON_OPTION, REPO_OPTION
 from dvbuild.errors import DvbuildError, UsageError
 
-NAME_ARGUMENT = typer.Argument(..., help="The package name (a lowercase slug).")
+NAME_ARGUMENT = typer.Argument(..., metavar="NAME", help="The package name (a lowercase slug).")
 DIR_OPTION = typer.Option(None, "--dir", help="The new folder (default: ./NAME).",
                           file_okay=False)
 TITLE_OPTION = typer.Option(None, "--title", help="A human title.")

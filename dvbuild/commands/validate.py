@@ -17,7 +17,8 @@ from dvbuild.commands import JSON_OPTION, REPO_OPTION
 from dvbuild.errors import ConfigError, Problem, UsageError
 from dvbuild.settings import GitHubContext, RepoConfig, Settings, find_root, load_config
 
-PATHS_ARGUMENT = typer.Argument(None, help="Package folders (default: every package).")
+PATHS_ARGUMENT = typer.Argument(None, metavar="PATH",
+                                help="Package folders (default: every package).")
 DATA_OPTION = typer.Option(False, "--data", help="Also read the data files (slow).")
 
 
