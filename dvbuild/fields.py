@@ -34,7 +34,7 @@ JOB_KEYS = ("team", "namespace", "resources", "ttl", "backoff_limit", "concurren
             "env_from", "outbound", "command", "image_pull_policy", "image_pull_secrets", "webhook")
 CONCURRENCY = ("Allow", "Forbid", "Replace")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-VAULT_REF_RE = re.compile(r"^vault:[^/#\s]+/[^#\s]+#[^#\s]+$")
+VAULT_REF_RE = re.compile(r"^vault:/?[^/#\s]+/[^#\s]+#[^#\s]+$")  # as secrets.parse_vault reads it
 VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]*$")
 SLUG = "a lowercase slug: a-z, 0-9, '-', '_', '.' (starting with a letter or digit)"
 
