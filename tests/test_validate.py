@@ -441,3 +441,11 @@ def test_outside_a_git_repository(cli: Callable[..., Result], tmp_path: Path) ->
     assert cli("validate", "ny", cwd=tmp_path).code == 0
     result = cli("validate", "--json", "--repo", tmp_path)
     assert result.json() == {"ok": True, "packages": 1, "problems": []}
+
+
+@pytest.mark.parametrize("ref", ["vault:kv/x#k", "vault:/kv/x#k", "vault:kv#k", "vault:kv/#k",
+                                 "vault:kv/x#", "env:A", "env:", "vault:kv/x/y#k", "s3:x"])
+def test_secret_refs_agree_with_the_resolver(ref: str) -> None:
+    from dvbuild import secrets
+
+    assert (secret_ref_problem(ref) is None) is (secrets.problem(ref) is None)
