@@ -84,7 +84,8 @@ def unknown_keys(d: Mapping[str, Any], known: tuple[str, ...], at: str) -> Itera
         if key in known:
             continue
         near = difflib.get_close_matches(str(key).lower(), known, n=1, cutoff=0.75)
-        if near:
+        # `created_by`, `job_notes`: a custom key built on a known one, not a typo
+        if near and not re.match(rf"^{re.escape(near[0])}[_\-.]\w", str(key)):
             yield f"{at}/{jsonpos.escape(str(key))}", \
                 f"unknown key {key!r}; did you mean {near[0]!r}?", f"{near[0]!r}"
 

@@ -262,7 +262,7 @@ def test_config_and_package_problems_together(cli: Callable[..., Result], repo: 
 
 
 def test_custom_keys_are_allowed(cli: Callable[..., Result], repo: Repo) -> None:
-    package(repo, owner="team-x", x_internal={"a": 1})
+    package(repo, owner="team-x", x_internal={"a": 1}, created_by="kari", team="dataplattform")
     assert problems(cli, repo) == []
 
 
