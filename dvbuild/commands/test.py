@@ -48,17 +48,18 @@ def show(reports: list[dict[str, Any]], out: Path, as_json: bool) -> None:
         console.echo(summary_line(r))
     for r in reports:
         if r["status"] != "passed":
-            for nb in r.get("notebooks", []):
-                err = nb.get("error") or {}
-                console.annotate("error", f"{r['package']}: {r['error']}",
-                                 file=_nb_file(r, nb), line=err.get("cell_number"))
+            console.annotate("error", f"{r['package']}: {r['error']}", file=_failed_file(r))
             console.echo("")
             for line in details(r):
                 console.echo(line)
 
 
-def _nb_file(report: dict[str, Any], nb: dict[str, Any]) -> str:
-    return nb["path"] if report["path"] == "." else f"{report['path']}/{nb['path']}"
+def _failed_file(report: dict[str, Any]) -> str:
+    """The file to pin an annotation on: the failing notebook, else the descriptor
+    (an .ipynb has no useful line numbers: the message names the cell)."""
+    failed = [nb["path"] for nb in report.get("notebooks", []) if nb.get("error")]
+    name = failed[0] if failed else "datapackage.json"
+    return name if report["path"] == "." else f"{report['path']}/{name}"
 
 
 def exit_code(reports: list[dict[str, Any]]) -> int:
