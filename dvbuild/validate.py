@@ -43,12 +43,12 @@ def validate(settings: Settings, paths: list[Path], *, data: bool = False) -> li
         name, found = check_folder(root, rel, data=data)
         problems += found
         if name is not None:
-            problems += _duplicate(name, rel, names)
+            problems += _duplicate(root, name, rel, names)
     if paths:  # a name may clash with a package that was not asked about
         for rel in set(dirs) - set(chosen):
             other = name_of(root / rel)
             if other in names:
-                problems.append(_dup_problem(names[other], other, rel))
+                problems.append(_dup_problem(root, names[other], other, rel))
     return problems
 
 
@@ -89,16 +89,21 @@ def _chosen(paths: list[Path], root: Path, problems: list[Problem]) -> list[str]
     return chosen
 
 
-def _duplicate(name: str, rel: str, names: dict[str, str]) -> list[Problem]:
+def _duplicate(root: Path, name: str, rel: str, names: dict[str, str]) -> list[Problem]:
     if name in names:
-        return [_dup_problem(rel, name, names[name])]
+        return [_dup_problem(root, rel, name, names[name])]
     names[name] = rel
     return []
 
 
-def _dup_problem(rel: str, name: str, other: str) -> Problem:
-    return Problem(_display(rel), f"name {name!r} is also used by {_display(other)}",
-                   pointer="/name", expected="a name unique in the repository")
+def _dup_problem(root: Path, rel: str, name: str, other: str) -> Problem:
+    problem = Problem(_display(rel), f"name {name!r} is also used by {_display(other)}",
+                      pointer="/name", expected="a name unique in the repository")
+    try:  # rare: reading the file again for its line is fine
+        text = (root / rel / DESCRIPTOR).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return problem
+    return with_lines([problem], text)[0]
 
 
 def name_of(folder: Path) -> str | None:
