@@ -222,6 +222,10 @@ def test_cli_exit_codes_and_output(repo: Repo, tmp_path: Path, cli: Callable[...
     doc = only.json()
     assert [p["package"] for p in doc["packages"]] == ["ok"]
     assert json.loads((out / "ok/report.json").read_text())["status"] == "passed"
+    actions = cli("test", repo.path / "p/ko", "--repo", repo.path, "--out", out,
+                  env={"GITHUB_ACTIONS": "true"})
+    assert "::error file=p/ko/main.ipynb::ko: main.ipynb failed in cell 2: ZeroDivisionError" in (
+        actions.err)
 
 
 def test_out_must_not_hold_the_repo_or_foreign_folders(repo: Repo, tmp_path: Path,
