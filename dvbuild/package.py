@@ -136,6 +136,14 @@ def parse_descriptor(path: Path, display: str) -> tuple[str, dict[str, Any]]:
     return text, _parse_json(text, display)
 
 
+def _near(text: str, pos: int) -> str:
+    """What the parser stumbled on: a short quote of the text there."""
+    rest = text[pos:pos + 30].split("\n")[0]
+    if pos >= len(text) or not text[pos:].strip():
+        return "the end of the file"
+    return repr(rest if len(rest) < 30 else rest[:27] + "...")
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -147,8 +155,9 @@ def _parse_json(text: str, display: str) -> dict[str, Any]:
     try:
         data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as e:
-        raise ConfigError(Problem(display, f"malformed JSON: {e.msg}", line=e.lineno,
-                                  column=e.colno, expected="a JSON object")) from None
+        raise ConfigError(Problem(display, f"malformed JSON: {e.msg}, found {_near(text, e.pos)}",
+                                  line=e.lineno, column=e.colno,
+                                  expected="a JSON object")) from None
     except ValueError as e:  # NaN / Infinity
         raise ConfigError(Problem(display, f"malformed JSON: {e}",
                                   expected="a JSON object")) from None

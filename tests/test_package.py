@@ -80,7 +80,7 @@ def test_read_descriptor_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         read_descriptor(path, "d.json")
     assert str(info.value) == ("d.json:3:3: malformed JSON: Expecting property name enclosed in "
-                               "double quotes (expected a JSON object)")
+                               "double quotes, found 'oops' (expected a JSON object)")
     path.write_bytes(b"\xef\xbb\xbf" + b'{"name": "bom"}')
     assert read_descriptor(path, "d.json") == {"name": "bom"}
 

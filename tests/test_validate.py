@@ -182,13 +182,15 @@ def test_symlink_inside_the_folder_is_fine(cli: Callable[..., Result], repo: Rep
 
 
 @pytest.mark.parametrize(("raw", "message", "line"), [
-    (b'{"name": "p",\n "resources": [\n', "malformed JSON: Expecting value", 3),
-    (b'{"name": "p", "resources": []', "malformed JSON: Expecting ',' delimiter", 1),
+    (b'{"name": "p",\n "resources": [\n',
+     "malformed JSON: Expecting value, found the end of the file", 3),
+    (b'{"name": "p", "resources": []',
+     "malformed JSON: Expecting ',' delimiter, found the end of the file", 1),
     (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "not UTF-8 text (byte 0)", None),
     (b"", "file is empty", 1),
     (b"[1, 2]", "top level is list", 1),
     (b'{"name": "p", "resources": [], "timeout": NaN}', "malformed JSON: NaN is not JSON", None),
-    (b'{"name": "p"}\x00', "malformed JSON: Extra data", 1),
+    (b'{"name": "p"}\x00', "malformed JSON: Extra data, found '\\x00'", 1),
 ])
 def test_broken_files(cli: Callable[..., Result], repo: Repo, raw: bytes, message: str,
                       line: int | None) -> None:
