@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from dvbuild import gitio, refs, tree
 from dvbuild.errors import ConfigError, Problem
@@ -94,8 +94,7 @@ def _merge(first: list[str], second: list[str]) -> list[str]:
     return list(dict.fromkeys([*second, *first]))
 
 
-@dataclass(frozen=True)
-class Removed:
+class Removed(NamedTuple):
     name: str
     path: str
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import NamedTuple
 
 from dvbuild import console
 from dvbuild.detect import Detection, detect
@@ -25,8 +25,7 @@ VALUES = {"--base": "base", "--head": "head", "--event": "event", "--event-name"
           "--repo": "repo", "--since-published": "since_published"}
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     repo: str | None = None
     base: str | None = None
     head: str | None = None
@@ -55,10 +54,6 @@ def parse_fast(args: Sequence[str]) -> Options | None:
         else:
             return None
     return Options(**values)  # type: ignore[arg-type]
-
-
-def option_names() -> set[str]:
-    return {f.name for f in fields(Options)}
 
 
 def run(opts: Options, environ: Mapping[str, str]) -> int:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from dvbuild.errors import CalledProcessError, UsageError
 from dvbuild.util import cmd_output, split_z
@@ -60,8 +60,7 @@ def get_changed_files(old: str, new: str, cwd: Path) -> list[str]:
 # --- what `detect` needs: trees, diffs, blobs, history -------------------------------
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One `git ls-tree` line."""
 
     mode: str
@@ -70,8 +69,7 @@ class Entry:
     path: str
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """One `git diff-tree --raw` line (renames are off, so one path per change)."""
 
     old_mode: str
