@@ -206,8 +206,8 @@ def repo(make_repo: Callable[..., Repo]) -> Repo:
 
 
 def test_cli_exit_codes_and_output(repo: Repo, tmp_path: Path, cli: Callable[..., Any]) -> None:
-    repo.write("p/ok/main.ipynb", notebook("x = 1"))
-    repo.write_package("p/ok")
+    repo.write("p/ok/main.ipynb", notebook("x = 1", params="rows = 1"))
+    repo.write_package("p/ok", test_parameters={"rowz": 5})
     repo.write("p/ko/main.ipynb", notebook("x = 1", "1 / 0"))
     repo.write_package("p/ko")
     repo.commit()
@@ -215,6 +215,7 @@ def test_cli_exit_codes_and_output(repo: Repo, tmp_path: Path, cli: Callable[...
     result = cli("test", "--repo", repo.path, "--out", out, "--jobs", "2")
     assert result.code == 1
     assert "passed" in result.out and "ok" in result.out
+    assert "warning: main.ipynb: parameter(s) not defined in the 'parameters' cell: rowz" in result.out
     assert "ko: main.ipynb failed in cell 2: ZeroDivisionError" in result.out
     assert "cell 2/2" in result.err  # per-cell progress on stderr
     only = cli("test", repo.path / "p/ok", "--repo", repo.path, "--out", out, "--json")

@@ -46,6 +46,10 @@ def show(reports: list[dict[str, Any]], out: Path, as_json: bool) -> None:
         console.echo("no packages to test")
     for r in reports:
         console.echo(summary_line(r))
+        for warning in r.get("warnings", []):
+            console.echo(f"  warning: {warning}")
+            console.annotate("warning", f"{r['package']}: {warning}",
+                             file=_file(r, "datapackage.json"))
     for r in reports:
         if r["status"] != "passed":
             console.annotate("error", f"{r['package']}: {r['error']}", file=_failed_file(r))
@@ -58,7 +62,10 @@ def _failed_file(report: dict[str, Any]) -> str:
     """The file to pin an annotation on: the failing notebook, else the descriptor
     (an .ipynb has no useful line numbers: the message names the cell)."""
     failed = [nb["path"] for nb in report.get("notebooks", []) if nb.get("error")]
-    name = failed[0] if failed else "datapackage.json"
+    return _file(report, failed[0] if failed else "datapackage.json")
+
+
+def _file(report: dict[str, Any], name: str) -> str:
     return name if report["path"] == "." else f"{report['path']}/{name}"
 
 
