@@ -451,3 +451,10 @@ def test_secret_refs_agree_with_the_resolver(ref: str) -> None:
     from dvbuild import secrets
 
     assert (secret_ref_problem(ref) is None) is (secrets.problem(ref) is None)
+
+
+def test_positions_with_tricky_strings() -> None:
+    text = ('{"a": "x,\\"}]:[{", "b~/c": {"d": ["]", "\\\\", {"e": 1}]},\n'
+            '"é": true, "f": -1.5e3, "g": null}')
+    found = positions(text, ["/b~0~1c/d/2/e", "/é", "/f", "/g"])
+    assert found == {"/b~0~1c/d/2/e": (1, 47), "/é": (2, 1), "/f": (2, 12), "/g": (2, 25)}
