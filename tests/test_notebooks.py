@@ -4,6 +4,7 @@ secrets masked in every artifact, depends_on imports, the CLI's output and exit 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ def build(repo: Repo) -> None:
     repo.write_package("p/lazy", resources=[{"name": "table", "path": "table.csv"}])
     repo.write("p/s/main.ipynb", notebook(
         "import os; token = os.environ['API_TOKEN']", "print('token is', token)",
+        "assert 'GITHUB_TOKEN' not in os.environ and 'VAULT_TOKEN' not in os.environ",
         "open('leak.txt', 'w').write(token)", "token"))
     repo.write("p/s/fail.ipynb", notebook(
         "raise ValueError('bad token ' + __import__('os').environ['API_TOKEN'])"))
@@ -95,7 +97,9 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Repo, Path, dict[s
     repo = Repo(root)
     build(repo)
     out = root.parent / (root.name + "-out")
-    return repo, out, run(repo, out, environ={"RUNNER_TOKEN": SECRET}, jobs=2)
+    environ = {**os.environ, "RUNNER_TOKEN": SECRET, "GITHUB_TOKEN": "ghs_ci-token-not-for-notebooks",
+               "VAULT_TOKEN": "hvs.not-for-notebooks"}
+    return repo, out, run(repo, out, environ=environ, jobs=2)
 
 
 def test_parameters_env_and_outputs(shared: Any) -> None:
@@ -155,6 +159,7 @@ def test_secret_masked_in_every_artifact(shared: Any) -> None:
     _, out, reports = shared
     report = reports["s"]
     assert report["status"] == "failed"
+    assert report["notebooks"][0]["status"] == "passed"  # no CI credentials in the kernel
     assert "***" in report["notebooks"][1]["error"]["evalue"]
     assert "***" in (out / "s/main.ipynb").read_text()
     leaks = [p for p in out.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]

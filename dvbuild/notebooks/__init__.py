@@ -27,6 +27,14 @@ Resolvers = Mapping[str, "SecretResolver"]
 
 Mode = Literal["test", "run"]
 WORKER_GRACE = 120.0  # kernel start, conversion and resource checks on top of the timeouts
+# credentials of the CI machinery, not of the package: a notebook (maybe from a pull
+# request) never sees them unless its `secrets` map them explicitly
+CI_CREDENTIALS = (
+    "GITHUB_TOKEN", "INPUT_GITHUB_TOKEN", "INPUT_GITHUB-TOKEN", "ACTIONS_RUNTIME_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_CACHE_URL",
+    "ACTIONS_RESULTS_URL", "VAULT_TOKEN", "DVBUILD_REGISTRY_PASSWORD", "DVBUILD_NOTIFY_WEBHOOK",
+    "DVBUILD_TEST_GITHUB_TOKEN",
+)
 
 
 def test_packages(settings: Settings, packages: list[Package], out: Path, *,
@@ -126,5 +134,7 @@ def _on_done(item: Prepared) -> Callable[[dict[str, Any], float], None]:
 
 
 def _worker_environ(settings: Settings) -> dict[str, str]:
-    # the worker needs the interpreter's environment (PATH, HOME, proxies), not the kernel's
-    return dict(settings.environ) if settings.environ else dict(os.environ)
+    # the worker needs the interpreter's environment (PATH, HOME, proxies), which its
+    # kernels inherit, minus the CI machinery's own credentials
+    environ = dict(settings.environ) if settings.environ else dict(os.environ)
+    return {k: v for k, v in environ.items() if k not in CI_CREDENTIALS}
