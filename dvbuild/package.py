@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -121,7 +122,10 @@ def read_descriptor(path: Path, display: str) -> dict[str, Any]:
 def parse_descriptor(path: Path, display: str) -> tuple[str, dict[str, Any]]:
     """(text, object) of a datapackage.json, or a ConfigError saying what is wrong with it."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+            raise ConfigError(Problem(display, "not a regular file", expected="a JSON file"))
+        size = info.st_size
         if size > MAX_DESCRIPTOR_BYTES:
             raise ConfigError(Problem(display, f"file is {size} bytes",
                                       expected=f"at most {MAX_DESCRIPTOR_BYTES} bytes"))

@@ -458,3 +458,12 @@ def test_positions_with_tricky_strings() -> None:
             '"é": true, "f": -1.5e3, "g": null}')
     found = positions(text, ["/b~0~1c/d/2/e", "/é", "/f", "/g"])
     assert found == {"/b~0~1c/d/2/e": (1, 47), "/é": (2, 1), "/f": (2, 12), "/g": (2, 25)}
+
+
+def test_fifo_descriptor_does_not_block(cli: Callable[..., Result], repo: Repo) -> None:
+    package(repo, text="")
+    descriptor = repo.path / "packages/p/datapackage.json"
+    descriptor.unlink()
+    os.mkfifo(descriptor)
+    found = only(cli, repo)
+    assert found["message"] == "not a regular file"
