@@ -351,3 +351,19 @@ def test_nesting_check(folders: list[str], nested: bool) -> None:
             check_nesting(folders)
     else:
         check_nesting(folders)
+
+
+def test_the_example_monorepo(cli: Callable[..., Result], example_repo: Repo) -> None:
+    base = example_repo.head
+    example_repo.write("shared/lib/teamdata/stats.py",
+                       (example_repo.path / "shared/lib/teamdata/stats.py").read_text() + "\n# x\n")
+    example_repo.write("packages/befolkning/README.md", "docs only\n")
+    example_repo.commit()
+    doc = detect(cli, example_repo, "--base", base)
+    assert doc["packages"] == [{"name": "sykefravaer", "path": "packages/sykefravaer",
+                                "reasons": ["shared/lib/teamdata/stats.py"]}]
+    example_repo.write("requirements-common.txt", "pandas\n")
+    example_repo.commit()
+    doc = detect(cli, example_repo, "--base", base)
+    assert doc["all"] is True
+    assert names(doc) == ["arbeidsledighet", "befolkning", "sykefravaer"]

@@ -259,3 +259,46 @@ def test_no_merge_base_selects_everything_loudly(cli: Callable[..., Result], rep
     assert doc["all"] is True and doc["base"] is None
     assert names(doc) == ["a", "b", "c"]
     assert "no merge base" in err and "selecting every package" in err
+
+
+def test_pull_request_checkout_like_actions_checkout(
+        cli: Callable[..., Result], remote: dict[str, str], tmp_path: Path) -> None:
+    """actions/checkout on a PR fetches only refs/pull/N/merge, depth 1: neither the
+    base nor the head commit is in the clone."""
+    bare = Path(remote["url"].removeprefix("file://"))
+    work = tmp_path / "merge-work"
+    git(tmp_path, "clone", "-q", str(bare), str(work))
+    git(work, "checkout", "-q", "-b", "merge", "origin/main")
+    git(work, "merge", "-q", "--no-ff", "-m", "Merge pr", "origin/changes")
+    git(work, "push", "-q", "origin", "HEAD:refs/pull/1/merge")
+    clone = tmp_path / "checkout"
+    clone.mkdir()
+    git(clone, "init", "-q")
+    git(clone, "remote", "add", "origin", remote["url"])
+    git(clone, "fetch", "-q", "--no-tags", "--depth=1", "origin",
+        "+refs/pull/1/merge:refs/remotes/pull/1/merge")
+    git(clone, "checkout", "-q", "--detach", "refs/remotes/pull/1/merge")
+    event = pr_event(tmp_path, remote["main"], remote["pr_head"], "pull_request.opened")
+    out = tmp_path / "output"
+    out.write_text("")
+    result = cli("detect", "--repo", clone, "--json",
+                 env={"GITHUB_EVENT_PATH": str(event), "GITHUB_EVENT_NAME": "pull_request",
+                      "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(out)})
+    assert result.code == 0, result.err
+    doc = result.json()
+    assert (doc["base"], doc["head"]) == (remote["fork_point"], remote["pr_head"])
+    assert names(doc) == ["a"]
+    assert "any<<" in out.read_text()
+
+
+def test_nothing_to_build_writes_any_false(cli: Callable[..., Result], repo: Repo,
+                                           tmp_path: Path) -> None:
+    event = write_event(tmp_path, "push", before=repo.head, ref="refs/heads/gone")
+    out = tmp_path / "output"
+    result = cli("detect", "--repo", repo.path, "--event", event,
+                 env={"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(out)})
+    assert result.code == 0, result.err
+    text = out.read_text()
+    assert "packages<<" in text and "\n[]\n" in text
+    assert text.count("ghadelimiter_") == 2 * 8  # every output opened and closed
+    assert "\nfalse\n" in text
