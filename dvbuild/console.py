@@ -30,7 +30,9 @@ def mask(value: str) -> None:
     if _in_actions:
         for line in value.splitlines():
             if line.strip():
-                _write(sys.stdout, f"::add-mask::{line}")
+                # The runner reads workflow commands from stderr too; stdout stays
+                # clean for --json.
+                _write(sys.stderr, f"::add-mask::{line}")
 
 
 def redact(text: str) -> str:
