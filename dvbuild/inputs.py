@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
 from dvbuild import gitio
-from dvbuild.globs import GlobSet, literal_prefix
+from dvbuild.globs import GlobSet, literal_prefix, problems
 from dvbuild.package import Package
 from dvbuild.settings import Settings
 from dvbuild.util import cmd_output, split_z
@@ -74,9 +74,11 @@ def _by_owner(listing: Listing, folders: set[str]) -> dict[str, Listing]:
 
 
 def _matching(listing: Listing, globs: Sequence[str]) -> Listing:
-    if not globs:
+    bad = {i for i, _ in problems(globs)}  # `dvbuild validate` reports them; skip, not crash
+    usable = [g for i, g in enumerate(globs) if i not in bad]
+    if not usable:
         return []
-    matcher = GlobSet(globs)
+    matcher = GlobSet(usable)
     return [e for e in listing if matcher.matches(e[0])]
 
 
@@ -91,7 +93,7 @@ def _specs(settings: Settings, packages: Sequence[Package]) -> list[str]:
     """Git pathspecs (from the git root) narrowing the listing to what can matter."""
     folders = {"" if p.path == "." else p.path for p in packages}
     for globs in [settings.config.global_, *(p.depends_on for p in packages)]:
-        folders.update(literal_prefix(g) for g in globs)
+        folders.update(literal_prefix(g) for g in globs if isinstance(g, str))
     if "" in folders:
         return [f":(literal){settings.prefix.rstrip('/')}"] if settings.prefix else []
     return [f":(literal){settings.prefix}{f}" for f in sorted(folders)]

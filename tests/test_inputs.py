@@ -97,3 +97,16 @@ def test_monorepo_in_a_subfolder(make_repo: Callable[..., Repo]) -> None:
     r.write("team/common.txt", "changed\n")
     r.commit()
     assert input_hash(settings, x) != before
+
+
+def test_bad_depends_on_globs_do_not_crash(make_repo: Callable[..., Repo]) -> None:
+    r = make_repo(commit=False)
+    r.write_package("p", depends_on=["[unclosed", "lib"])
+    r.write("lib/x.py")
+    r.commit()
+    settings = load_settings(r.path, environ={})
+    p = load_package(r.path / "p", r.path)
+    before = input_hash(settings, p)
+    r.write("lib/x.py", "changed\n")
+    r.commit()
+    assert input_hash(settings, p) != before
