@@ -200,7 +200,7 @@ def test_packages(settings: Settings, run: LocalRun, step: Step) -> None:
 
     todo = [p for p in run.packages if p.name not in run.invalid]
     if not todo:
-        step.status, step.detail = "skipped", "no valid packages"
+        step.status, step.detail = "skipped", "no valid packages" if run.packages else "no packages"
         return
     run.reports += notebooks.test_packages(settings, todo, run.out / "packages")
     run.reports.sort(key=lambda r: str(r.get("package")))
@@ -221,7 +221,7 @@ def build_images(settings: Settings, run: LocalRun, step: Step, *, enabled: bool
         step.status, step.detail = "skipped", "--no-build"
         return
     if not run.passed:
-        step.status, step.detail = "skipped", "no package passed its test run"
+        step.status, step.detail = "skipped", _nothing_passed(run)
         return
     if not image.engine_available(settings):
         step.status = "skipped"
@@ -241,7 +241,7 @@ def publish_packages(settings: Settings, run: LocalRun, step: Step) -> None:
     store, catalog = f"file://{run.out / 'store'}", f"file://{run.out / 'catalog'}"
     run.previous = _previous(store, [p.name for p in run.passed], settings)
     if not run.passed:
-        step.status, step.detail = "skipped", "no package passed its test run"
+        step.status, step.detail = "skipped", _nothing_passed(run)
         return
     dirs = [run.out / "packages" / p.name for p in run.passed]
     results = publish.publish_dirs(dirs, store, catalog, environ=settings.environ, commit=run.head)
@@ -263,7 +263,7 @@ def render_manifests(settings: Settings, run: LocalRun, step: Step) -> None:
     from dvbuild import manifests
 
     if not run.passed:
-        step.status, step.detail = "skipped", "no package passed its test run"
+        step.status, step.detail = "skipped", _nothing_passed(run)
         return
     written = manifests.render_packages(settings, run.passed, run.out / "manifests")
     step.where = _rel(run.out / "manifests")
@@ -280,6 +280,10 @@ def write_reports(run: LocalRun, step: Step) -> None:
     (run.out / "summary.md").write_text(summary, encoding="utf-8")
     step.where = _rel(run.out / "comment.md")
     step.detail = f"comment {len(comment):,} characters, summary in summary.md"
+
+
+def _nothing_passed(run: LocalRun) -> str:
+    return "no package passed its test run" if run.packages else "no packages"
 
 
 def _rel(path: Path) -> str:
