@@ -3,6 +3,7 @@ hardening rules hold: pinned actions, no expressions in scripts, least privilege
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -62,11 +63,26 @@ def test_zizmor_reports_nothing() -> None:
     assert "failed to parse" not in output, output  # zizmor only warns about those
 
 
+def with_shellcheck() -> dict[str, str]:
+    """PATH with shellcheck first: actionlint checks run: scripts with it when found."""
+    folder = str(Path(tool("shellcheck")).parent)
+    return {**os.environ, "PATH": folder + os.pathsep + os.environ.get("PATH", "")}
+
+
 def test_actionlint_reports_nothing() -> None:
     proc = subprocess.run([tool("actionlint"), "-no-color", *[str(p) for p in WORKFLOWS]],
-                          cwd=ROOT, capture_output=True, text=True, check=False)
+                          cwd=ROOT, capture_output=True, text=True, check=False,
+                          env=with_shellcheck())
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout == ""
+
+
+def test_shellcheck_reports_nothing_on_the_action_scripts() -> None:
+    scripts = sorted(str(p) for p in (ROOT / "actions").glob("*.sh"))
+    assert len(scripts) == 2
+    proc = subprocess.run([tool("shellcheck"), *scripts], capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_actionlint_checks_every_action_through_the_ci_workflow() -> None:
