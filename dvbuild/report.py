@@ -116,6 +116,7 @@ def _context(
     artifact_url: str | None, commit_url: str | None,
 ) -> dict[str, Any]:
     packages = [_package(r, previous.get(str(r.get("package"))), level) for r in reports]
+    packages.sort(key=lambda p: (p["status"] == "passed", p["name"]))  # problems first
     counts: dict[str, int] = {}
     for p in packages:
         counts[p["status"]] = counts.get(p["status"], 0) + 1
@@ -153,6 +154,8 @@ def _package(
         "warnings": [one_line(w) for w in report.get("warnings") or []],
         "compared": manifest is not None,
         "rows": sum(int(r.get("rows") or 0) for r in resources),
+        "rows_text": fmt_count(sum(int(r.get("rows") or 0) for r in resources))
+        if resources else "–",
     }
 
 

@@ -186,3 +186,9 @@ def test_annotations_point_at_the_failing_notebook(capsys: Any) -> None:
     assert "::error file=team/packages/broken/main.ipynb::broken: main.ipynb failed in cell 3: " \
            "ZeroDivisionError: division by zero" in err
     assert "arbeidsledighet" not in err
+
+
+def test_packages_with_problems_come_first() -> None:
+    body = render_comment([passed("a-first"), failed("z-last")], head_sha=SHA)
+    assert body.index("`z-last`") < body.index("`a-first`")
+    assert "| `z-last` | ❌ failed | 1m 02s | 0 | – |" in body
