@@ -31,7 +31,8 @@ RESOURCE_KEYS = ("name", "path", "data", "type", "title", "description", "format
                  "licenses", "profile", "$schema", "scheme", "homepage", "compression",
                  "extrapaths", "innerpath")
 JOB_KEYS = ("team", "namespace", "resources", "ttl", "backoff_limit", "concurrency_policy", "env",
-            "env_from", "outbound", "command", "image_pull_policy", "image_pull_secrets", "webhook")
+            "env_from", "outbound", "command", "image_pull_policy", "image_pull_secrets", "webhook",
+            "failed_jobs_history_limit", "successful_jobs_history_limit")
 CONCURRENCY = ("Allow", "Forbid", "Replace")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 VAULT_REF_RE = re.compile(r"^vault:/?[^/#\s]+/[^#\s]+#[^#\s]+$")  # as secrets.parse_vault reads it

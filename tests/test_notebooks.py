@@ -220,7 +220,7 @@ def test_cli_exit_codes_and_output(repo: Repo, tmp_path: Path, cli: Callable[...
     result = cli("test", "--repo", repo.path, "--out", out, "--jobs", "2")
     assert result.code == 1
     assert "passed" in result.out and "ok" in result.out
-    assert "warning: main.ipynb: parameter(s) not defined in the 'parameters' cell: rowz" in result.out
+    assert "warning: main.ipynb: parameter(s) not defined in any 'parameters' cell: rowz" in result.out
     assert "ko: main.ipynb failed in cell 2: ZeroDivisionError" in result.out
     assert "cell 2/2" in result.err  # per-cell progress on stderr
     only = cli("test", repo.path / "p/ok", "--repo", repo.path, "--out", out, "--json")
@@ -248,3 +248,36 @@ def test_out_must_not_hold_the_repo_or_foreign_folders(repo: Repo, tmp_path: Pat
     assert result.code == 2 and "not written by dvbuild" in result.err
     assert (foreign / "ok" / "precious.txt").read_text() == "keep me"
     assert not (foreign / ".gitignore").exists()
+
+
+def test_kernel_env_points_sources_at_the_monorepo_config(make_repo, tmp_path):
+    from dvbuild.notebooks.prepare import kernel_env
+    from dvbuild.package import discover
+    from dvbuild.settings import load_settings
+
+    repo = make_repo(commit=False)
+    repo.write("dvbuild.yaml", "sources: {db: {url: 'sqlite:///x.db'}}\n")
+    repo.write_package("packages/a", depends_on=["shared/lib"])
+    repo.write("shared/lib/teamlib/__init__.py", "")
+    settings = load_settings(repo.path, environ={})
+    [package] = discover(settings.root)
+    env = kernel_env(settings, package, tmp_path / "out", "test", {"TOKEN": "v"})
+    assert env["DVBUILD_CONFIG"] == str(settings.root / "dvbuild.yaml")
+    assert str(settings.root / "shared/lib") in env["PYTHONPATH"].split(":")
+    assert env["DVBUILD_MODE"] == "test" and env["TOKEN"] == "v"
+
+
+def test_a_parameter_one_notebook_of_several_takes_is_no_typo():
+    import nbformat
+
+    from dvbuild.notebooks.engine import parameter_warnings
+
+    def nb(source: str) -> object:
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata["tags"] = ["parameters"]
+        return nbformat.v4.new_notebook(cells=[cell])
+
+    notebooks = [("01.ipynb", nb("rows = 10")), ("02.ipynb", nb("since = 2020"))]
+    assert parameter_warnings(notebooks, {"rows": 5, "since": 2021}) == []
+    assert parameter_warnings(notebooks, {"rowz": 5}) == [
+        "parameter(s) not defined in any 'parameters' cell: rowz"]

@@ -83,28 +83,55 @@ def choose_kernel(nb: Any, display: str) -> tuple[str, list[str]]:
     return DEFAULT_KERNEL, [f"{display}: kernel {name!r} is not installed here; ran on {DEFAULT_KERNEL}"]
 
 
-def unknown_parameters(nb: Any, parameters: dict[str, Any], display: str) -> list[str]:
-    if not parameters:
-        return []
+def read_notebook(path: Path) -> Any:
+    """The notebook, or None when it cannot be read (its run reports why)."""
+    import nbformat as nbformat_module
+
+    nbformat: Any = nbformat_module
+    try:
+        return nbformat.read(str(path), as_version=4)
+    except Exception:
+        return None
+
+
+def defined_parameters(nb: Any) -> set[str] | None:
+    """Names the notebook's `parameters` cell assigns; None without such a cell, or when
+    papermill cannot parse it (its own run will say more)."""
     import copy
 
     from papermill.inspection import _infer_parameters
 
+    if not any("parameters" in c.metadata.get("tags", []) for c in nb.cells):
+        return None
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         cell.metadata.setdefault("tags", [])
     try:
-        known = {p.name for p in _infer_parameters(nb)}
-    except Exception:  # papermill could not parse the cell: its own run will say more
+        return {p.name for p in _infer_parameters(nb)}
+    except Exception:
+        return None
+
+
+def parameter_warnings(notebooks: list[tuple[str, Any]], parameters: dict[str, Any]) -> list[str]:
+    """Every notebook of a package gets all its parameters, so a name is suspect (a typo in
+    `test_parameters` silently runs the full data) only when no notebook defines it."""
+    if not parameters:
         return []
-    has_cell = any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
+    warnings, known = [], set()
+    for display, nb in notebooks:
+        if nb is None:
+            return []
+        names = defined_parameters(nb)
+        if names is None:
+            warnings.append(f"{display}: no cell tagged 'parameters'; parameters injected at the top: "
+                            + ", ".join(sorted(parameters)))
+        else:
+            known |= names
     unknown = sorted(set(parameters) - known)
-    if not unknown:
-        return []
-    if not has_cell:
-        return [f"{display}: no cell tagged 'parameters'; parameters injected at the top: "
-                + ", ".join(unknown)]
-    return [f"{display}: parameter(s) not defined in the 'parameters' cell: " + ", ".join(unknown)]
+    if unknown and not warnings:  # only when every notebook says what it takes
+        where = f"{notebooks[0][0]}: " if len(notebooks) == 1 else ""
+        warnings.append(f"{where}parameter(s) not defined in any 'parameters' cell: " + ", ".join(unknown))
+    return warnings
 
 
 def _tracked_km(on_start: Callable[[Any], None]) -> type:
@@ -134,7 +161,6 @@ def run_notebook(path: Path, display: str, *, parameters: dict[str, Any], timeou
     source = nbformat.read(str(path), as_version=4)
     run = NotebookRun(path=display)
     kernel, run.warnings = choose_kernel(source, display)
-    run.warnings += unknown_parameters(source, parameters, display)
     outcome.tag_sources(source)
     total = len(source.cells)
     start = time.monotonic()

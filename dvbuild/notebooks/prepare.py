@@ -148,6 +148,9 @@ def kernel_env(settings: Settings, package: Package, target: Path, mode: str,
         "DVBUILD_OUTPUT_DIR": str(target), "DVBUILD_MODE": mode, "DVBUILD_PACKAGE": package.name,
         **secrets,
     }
+    config = settings.root / "dvbuild.yaml"
+    if config.is_file():  # the run happens in a copy: read_sql() finds `sources` through this
+        env["DVBUILD_CONFIG"] = str(config)
     path = python_path(settings, package, settings.environ)
     if path:
         env["PYTHONPATH"] = path

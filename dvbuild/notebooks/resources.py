@@ -191,13 +191,8 @@ def _digest(file: Path, algorithm: str) -> str | None:
 
 def _validate(folder: Path, resource: dict[str, Any]) -> list[str]:
     try:
-        from frictionless import Resource
+        from dvbuild.resources_check import data_errors
+
+        return data_errors(resource, folder, limit_rows=VALIDATE_ROWS, limit_errors=MAX_ERRORS)
     except ImportError:
         return []
-    checked = {k: v for k, v in resource.items() if k not in ("bytes", "hash", "rows")}
-    try:
-        report = Resource(checked, basepath=str(folder)).validate(
-            limit_rows=VALIDATE_ROWS, limit_errors=MAX_ERRORS)
-    except Exception as e:  # frictionless rejects the descriptor itself
-        return [f"descriptor: {e}"]
-    return [str(row[0]) for row in report.flatten(["message"])][:MAX_ERRORS]

@@ -67,7 +67,8 @@ def _run_notebooks(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) 
     folder = Path(job["dir"])
     originals = {p for p in folder.rglob("*") if p.is_file()}  # never overwritten by a script
     notebooks: list[dict[str, Any]] = []
-    warnings: list[str] = []
+    warnings = engine.parameter_warnings(
+        [(rel, engine.read_notebook(folder / rel)) for rel in job["notebooks"]], job["parameters"])
     stopped = False
     for rel in job["notebooks"]:
         if stopped:
