@@ -95,8 +95,8 @@ def read_notebook(path: Path) -> Any:
 
 
 def defined_parameters(nb: Any) -> set[str] | None:
-    """Names the notebook's `parameters` cell assigns; None without such a cell, or when
-    papermill cannot parse it (its own run will say more)."""
+    """Names the notebook's `parameters` cell assigns; None without such a cell. Raises
+    when papermill cannot parse the cell (its own run will say more)."""
     import copy
 
     from papermill.inspection import _infer_parameters
@@ -106,10 +106,8 @@ def defined_parameters(nb: Any) -> set[str] | None:
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         cell.metadata.setdefault("tags", [])
-    try:
-        return {p.name for p in _infer_parameters(nb)}
-    except Exception:
-        return None
+    kernel = (nb.metadata.get("kernelspec") or {}).get("name")
+    return {p.name for p in _infer_parameters(nb, name=kernel or DEFAULT_KERNEL, language="python")}
 
 
 def parameter_warnings(notebooks: list[tuple[str, Any]], parameters: dict[str, Any]) -> list[str]:
@@ -119,9 +117,10 @@ def parameter_warnings(notebooks: list[tuple[str, Any]], parameters: dict[str, A
         return []
     warnings, known = [], set()
     for display, nb in notebooks:
-        if nb is None:
+        try:
+            names = defined_parameters(nb)
+        except Exception:  # unreadable notebook or cell: cannot tell, say nothing
             return []
-        names = defined_parameters(nb)
         if names is None:
             warnings.append(f"{display}: no cell tagged 'parameters'; parameters injected at the top: "
                             + ", ".join(sorted(parameters)))
