@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any, Protocol
 
 from dvbuild import __version__, console, gitio
-from dvbuild.errors import DvbuildError, PackageFailed, ServiceError
+from dvbuild.errors import DvbuildError, PackageFailed, ServiceError, UsageError
 from dvbuild.inputs import input_hash
 from dvbuild.package import Package
 from dvbuild.settings import Settings
@@ -487,11 +487,19 @@ def engine_available(settings: Settings) -> bool:
 
 
 class Wheels:
-    """dvbuild's wheel, built on first use only (a no-change run never needs it)."""
+    """dvbuild's wheel, built on first use only (a no-change run never needs it).
+    DVBUILD_WHEEL names a ready wheel instead (built once for many builds)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, environ: Mapping[str, str]) -> None:
         self.folder = folder
-        self._wheel: Path | None = None
+        given = environ.get("DVBUILD_WHEEL")
+        self._wheel: Path | None = Path(given) if given else None
+        if self._wheel is not None and not (
+            self._wheel.is_file() and self._wheel.name.startswith("dvbuild-")
+            and self._wheel.suffix == ".whl"
+        ):
+            raise UsageError(f"DVBUILD_WHEEL={given}: not a dvbuild wheel file",
+                             hint="unset it to build one from dvbuild's source")
 
     def __call__(self) -> Path:
         if self._wheel is None:
@@ -509,7 +517,7 @@ def build_packages(
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="dvbuild-build-") as tmp:
-        wheels = Wheels(Path(tmp))
+        wheels = Wheels(Path(tmp), settings.environ)
         if dry_run:
             return [_dry(settings, p, wheels, commit) for p in packages]
         if engine is None:

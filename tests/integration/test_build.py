@@ -176,7 +176,7 @@ def test_notebook_change_reuses_dependency_layers(
     assert doc["image"] != state["ref"]
     steps = step_outcomes(result.err)
     pip_steps = [s for s in steps if "pip install" in s[0]]
-    assert len(pip_steps) == 2 and all(cached for _, cached in pip_steps), steps
+    assert len(pip_steps) == 2 and all(cached for _, cached in pip_steps), result.err
     assert not steps[-1][1]  # the package files were copied again
     api = docker_services.api()
     before = pip_layers(api, state["image_id"])

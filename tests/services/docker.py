@@ -26,7 +26,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +42,11 @@ class DockerServices:
     host: str  # unix:///.../docker.sock
     registry: str  # 127.0.0.1:PORT
     base_image: str
-    logs: dict[str, Path] = field(default_factory=dict)
+    wheel: Path  # dvbuild's wheel, built once: the source may change during a session
 
     @property
     def environ(self) -> dict[str, str]:
-        return {"DOCKER_HOST": self.host}
+        return {"DOCKER_HOST": self.host, "DVBUILD_WHEEL": str(self.wheel)}
 
     def client(self) -> Any:
         import docker
@@ -146,8 +146,8 @@ def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     host = f"unix://{sock}"
     proc = _start([
         "dockerd", "--iptables=false", "--ip-masq=false", "--bridge=none",
-        f"--storage-driver={storage_driver(base)}", f"--data-root={base / 'data'}", f"--exec-root={base / 'exec'}",
-        f"--pidfile={base / 'dockerd.pid'}", f"--host={host}",
+        f"--storage-driver={storage_driver(base)}", f"--data-root={base / 'data'}",
+        f"--exec-root={base / 'exec'}", f"--pidfile={base / 'dockerd.pid'}", f"--host={host}",
     ], log)
     try:
         _wait(lambda: sock.exists() and _ping(host), "dockerd", proc, log, timeout=90)
@@ -300,5 +300,15 @@ def docker_base_image(docker_engine: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def docker_services(docker_engine: str, docker_registry: str, docker_base_image: str) -> DockerServices:
-    return DockerServices(host=docker_engine, registry=docker_registry, base_image=docker_base_image)
+def dvbuild_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from dvbuild.image import dvbuild_wheel
+
+    return dvbuild_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(scope="session")
+def docker_services(
+    docker_engine: str, docker_registry: str, docker_base_image: str, dvbuild_wheel: Path,
+) -> DockerServices:
+    return DockerServices(host=docker_engine, registry=docker_registry,
+                          base_image=docker_base_image, wheel=dvbuild_wheel)
