@@ -6,6 +6,9 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.conftest import EXAMPLES, Repo, Result
 from tests.test_pipeline import add_csv_package
@@ -73,3 +76,26 @@ def test_plain_progress_lines_in_ci(make_repo: Callable[..., Repo], tmp_path: Pa
     assert summary.read_text().startswith("## dvbuild")
     assert "::group::dvbuild detect" in result.err
     assert "detect: ok" in result.err
+
+
+@pytest.mark.docker
+def test_images_are_built_when_an_engine_answers(
+    make_repo: Callable[..., Repo], tmp_path: Path, cli: Callable[..., Result],
+    docker_services: Any,
+) -> None:
+    repo = make_repo()
+    repo.write("dvbuild.yaml", f"registry: {docker_services.registry}/local\n"
+                               f"base_image: {docker_services.base_image}\n")
+    add_csv_package(repo, "good", rows=2)
+    repo.write("packages/good/requirements.txt", "# stdlib only\n")
+    repo.commit("one package")
+    result = cli("local", "--all", "--out", tmp_path / "out", "--json", cwd=repo.path,
+                 env=docker_services.environ)
+    assert result.code == 0, result.err
+    doc = result.json()
+    assert {s["name"]: s["status"] for s in doc["steps"]}["build"] == "ok"
+    built = doc["results"]["build"]
+    assert [b["package"] for b in built] == ["good"]
+    assert built[0]["image"].startswith(f"{docker_services.registry}/local/good")
+    assert not built[0]["pushed"]  # local never pushes
+    docker_services.api().inspect_image(built[0]["image"])
