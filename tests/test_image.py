@@ -1,0 +1,279 @@
+"""Dockerfile choice and rendering, build context, tags and labels: no engine needed."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dvbuild import image
+from dvbuild.package import load_package
+from dvbuild.settings import load_settings
+from tests.conftest import Repo, Result
+
+
+def render(**overrides: object) -> str:
+    args: dict[str, object] = dict(
+        name="hello", path="packages/hello", base_image="python:3.11-slim",
+        wheel="dvbuild-0.1.0-py3-none-any.whl", extras=["s3"], apt=False, ca=True,
+        commit="c" * 40, input_hash="f" * 64, labels={"io.dvbuild.package": "hello"},
+    )
+    args.update(overrides)
+    return image.render_dockerfile(**args)  # type: ignore[arg-type]
+
+
+def instructions(dockerfile: str) -> list[str]:
+    """The instruction keywords, in order (continuation lines folded)."""
+    text = dockerfile.replace("\\\n", " ")
+    return [line.split()[0] for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_layers_run_from_base_to_package_files() -> None:
+    text = render(apt=True)
+    steps = instructions(text)
+    assert steps == ["FROM", "ENV", "COPY", "RUN", "RUN", "COPY", "RUN", "COPY", "RUN", "COPY",
+                     "WORKDIR", "USER", "ENTRYPOINT", "ENV", "LABEL"]
+    order = [text.index(s) for s in ("FROM python:3.11-slim", "COPY .dvbuild/apt.txt",
+                                     "COPY .dvbuild/ca-certificates.crt .dvbuild/dvbuild-0.1.0",
+                                     "COPY .dvbuild/requirements.txt", "COPY --chown=10001:10001 repo/ /app/",
+                                     "LABEL")]
+    assert order == sorted(order)
+    assert "HEALTHCHECK" not in text
+    assert 'ENTRYPOINT ["dvbuild", "run", "/app/packages/hello"]' in text
+    assert "USER 10001" in text and "WORKDIR /app/packages/hello" in text
+    assert '"/opt/dvbuild/build/dvbuild-0.1.0-py3-none-any.whl[s3]"' in text
+
+
+def test_no_apt_step_without_apt_txt_and_no_ca_without_bundle() -> None:
+    text = render(apt=False, ca=False, extras=[])
+    assert "apt-get" not in text
+    assert "PIP_CERT" not in text and "ca-certificates.crt" not in text
+    assert '"/opt/dvbuild/build/dvbuild-0.1.0-py3-none-any.whl"' in text
+
+
+def test_labels_and_build_ids_come_last_and_quoted() -> None:
+    text = render(labels={"org.opencontainers.image.description": 'say "hi" for $5\nnow'})
+    tail = text[text.index("ENV DVBUILD_COMMIT"):]
+    assert 'DVBUILD_COMMIT="' + "c" * 40 + '"' in tail
+    assert r'org.opencontainers.image.description="say \"hi\" for \$5 now"' in tail
+    assert "COPY" not in tail and "RUN" not in tail
+
+
+def test_dockerquote() -> None:
+    assert image.dockerquote('a "b" \\ $c') == r'"a \"b\" \\ \$c"'
+    assert image.dockerquote("two\nlines") == '"two lines"'
+
+
+@pytest.mark.parametrize(("path", "patterns", "expected"), [
+    ("notes.md", ["*.md"], True),
+    ("docs/notes.md", ["*.md"], False),
+    ("docs/notes.md", ["**/*.md"], True),
+    ("docs/notes.md", ["docs"], True),
+    ("data/raw/big.csv", ["data/*"], True),
+    ("keep.md", ["*.md", "!keep.md"], False),
+    ("keep.md", ["!keep.md", "*.md"], True),
+    ("a/b/c.txt", ["a/**/c.txt"], True),
+    ("x1.csv", ["x[0-9].csv"], True),
+    ("xa.csv", ["x[!0-9].csv"], True),
+    ("main.ipynb", ["*.md"], False),
+])
+def test_dockerignore_rules(path: str, patterns: list[str], expected: bool) -> None:
+    assert image.ignored(path, image.dockerignore_patterns("\n".join(patterns))) is expected
+
+
+def test_dockerignore_file_syntax() -> None:
+    text = "# comment\n\n/out\n  ./tmp/  \n!keep\n"
+    assert image.dockerignore_patterns(text) == ["out", "tmp", "!keep"]
+
+
+def test_split_ref() -> None:
+    from dvbuild.adapters.docker import split_ref
+
+    assert split_ref("127.0.0.1:5000/team/a:abc") == ("127.0.0.1:5000/team/a", "abc")
+    assert split_ref("127.0.0.1:5000/team/a") == ("127.0.0.1:5000/team/a", "latest")
+    assert split_ref("a:1") == ("a", "1")
+
+
+# ---- against a real git repository ------------------------------------------------------
+
+
+@pytest.fixture
+def repo(make_repo: Callable[..., Repo]) -> Repo:
+    r = make_repo(commit=False)
+    r.write("dvbuild.yaml", "registry: registry.example.invalid/team\nbase_image: debian:12\n")
+    r.write_package("packages/hello", "hello", title="Hello", version="2.0.0",
+                    depends_on=["shared/lib"])
+    r.write("packages/hello/main.ipynb", "{}")
+    r.write("packages/hello/requirements.txt", "six\n")
+    r.write("packages/hello/.dockerignore", "*.md\n")
+    r.write("packages/hello/README.md", "docs\n")
+    r.write("packages/hello/.gitignore", "out/\n")
+    r.write("packages/hello/out/result.csv", "a\n1\n")
+    r.write("packages/hello/.env", "TOKEN=secret\n")
+    r.write("packages/hello/key.pem", "-----BEGIN PRIVATE KEY-----\n")
+    r.write("shared/lib/util.py", "X = 1\n")
+    r.write("shared/other/unrelated.py", "Y = 1\n")
+    r.write("packages/other/datapackage.json", json.dumps({"name": "other"}))
+    r.commit("initial")
+    return r
+
+
+def settings_of(repo: Repo, **environ: str):  # type: ignore[no-untyped-def]
+    return load_settings(repo.path, environ=environ)
+
+
+def test_context_is_the_package_and_its_depends_on_only(repo: Repo) -> None:
+    settings = settings_of(repo)
+    package = load_package(repo.path / "packages/hello", repo.path)
+    assert image.package_files(settings, package) == [
+        "dvbuild.yaml", "packages/hello/.dockerignore", "packages/hello/.gitignore",
+        "packages/hello/datapackage.json", "packages/hello/main.ipynb",
+        "packages/hello/requirements.txt", "shared/lib/util.py",
+    ]
+
+
+def test_plan_tags_labels_and_context_tar(repo: Repo, tmp_path: Path) -> None:
+    settings = settings_of(repo, GITHUB_REPOSITORY="team/data", GITHUB_SERVER_URL="https://github.com")
+    package = load_package(repo.path / "packages/hello", repo.path)
+    wheel = tmp_path / "dvbuild-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"wheel")
+    t = image.target(settings, package)
+    p = image.plan(settings, t, wheel)
+    assert t.commit == repo.head and not t.dirty
+    assert t.tags == [f"registry.example.invalid/team/hello:{t.input_hash}",
+                      f"registry.example.invalid/team/hello:{repo.head}"]
+    assert image.image_ref(settings, package) == t.tags[0]
+    assert p.labels["org.opencontainers.image.source"] == "https://github.com/team/data"
+    assert p.labels["org.opencontainers.image.revision"] == repo.head
+    assert p.labels["org.opencontainers.image.version"] == "2.0.0"
+    assert p.labels["io.dvbuild.input-hash"] == t.input_hash
+    assert p.dockerfile_source == "template" and "FROM debian:12" in p.dockerfile
+    buf = io.BytesIO()
+    image.context_tar(p.files, buf)
+    with tarfile.open(fileobj=buf) as tar:
+        names = tar.getnames()
+        assert all(m.mtime == 0 and m.uid == 0 for m in tar.getmembers())
+        requirements = tar.extractfile(".dvbuild/requirements.txt")
+        assert requirements is not None and requirements.read() == b"six\n"
+    assert names[0] == "Dockerfile" and ".dvbuild/dvbuild-0.1.0-py3-none-any.whl" in names
+    assert "repo/packages/hello/main.ipynb" in names
+    assert not any("secret" in n or ".env" in n or ".pem" in n or "README" in n for n in names)
+
+
+def test_same_inputs_give_the_same_context_bytes(repo: Repo, tmp_path: Path) -> None:
+    settings = settings_of(repo)
+    package = load_package(repo.path / "packages/hello", repo.path)
+    wheel = tmp_path / "dvbuild-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"wheel")
+    tars = []
+    for _ in range(2):
+        files = [f for f in image.plan(settings, image.target(settings, package), wheel).files
+                 if f.arcname != "Dockerfile"]  # the Dockerfile carries the build time
+        buf = io.BytesIO()
+        image.context_tar(files, buf)
+        tars.append(buf.getvalue())
+    assert tars[0] == tars[1]
+
+
+def test_own_dockerfile_wins(repo: Repo, tmp_path: Path) -> None:
+    repo.write("packages/hello/Dockerfile", "FROM scratch\nCOPY repo/ /\n")
+    repo.commit("own")
+    settings = settings_of(repo)
+    package = load_package(repo.path / "packages/hello", repo.path)
+    wheel = tmp_path / "dvbuild-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"wheel")
+    p = image.plan(settings, image.target(settings, package), wheel)
+    assert p.own and p.dockerfile_source == "packages/hello/Dockerfile"
+    assert p.dockerfile.startswith("FROM scratch")
+
+
+def test_base_image_and_extras_per_package(repo: Repo) -> None:
+    settings = settings_of(repo)
+    repo.write_package("packages/hello", "hello", image={"base": "python:3.12-slim", "extras": []})
+    package = load_package(repo.path / "packages/hello", repo.path)
+    assert image.base_image(settings, package) == "python:3.12-slim"
+    assert image.extras(package) == []
+    other = load_package(repo.path / "packages/other", repo.path)
+    assert image.base_image(settings, other) == "debian:12"
+    assert image.extras(other) == ["s3", "elastic"]
+
+
+def test_dirty_work_tree_gets_no_content_tag(repo: Repo) -> None:
+    repo.write("packages/hello/main.ipynb", '{"changed": true}')
+    settings = settings_of(repo)
+    package = load_package(repo.path / "packages/hello", repo.path)
+    t = image.target(settings, package)
+    assert t.dirty == ("packages/hello/main.ipynb",)
+    assert t.tags == [f"registry.example.invalid/team/hello:{repo.head}-dirty"]
+
+
+def test_pull_request_revision_is_the_head_commit(repo: Repo, tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"head": {"sha": "a" * 40}}}))
+    settings = settings_of(repo, GITHUB_EVENT_NAME="pull_request", GITHUB_EVENT_PATH=str(event))
+    assert image.head_commit(settings) == "a" * 40
+
+
+def test_source_url_never_carries_credentials(repo: Repo) -> None:
+    repo.git("remote", "add", "origin", "https://x-access-token:ghs_secret@github.com/team/data.git")
+    assert image.source_url(settings_of(repo)) == "https://github.com/team/data.git"
+
+
+def test_registry_auth_from_environment() -> None:
+    assert image.registry_auth({}) is None
+    auth = image.registry_auth({"DVBUILD_REGISTRY_USERNAME": "u", "DVBUILD_REGISTRY_PASSWORD": "pw-123"})
+    assert auth == {"username": "u", "password": "pw-123"}
+    from dvbuild import console
+
+    assert console.redact("login pw-123") == "login ***"
+
+
+# ---- the command --------------------------------------------------------------------
+
+
+def test_dry_run_prints_dockerfile_and_context(cli: Callable[..., Result], repo: Repo) -> None:
+    result = cli("build", "--repo", repo.path, "--dry-run", repo.path / "packages/hello")
+    assert result.code == 0, result.err
+    assert "FROM debian:12" in result.out
+    assert "#   repo/packages/hello/main.ipynb" in result.out
+    assert "README.md" not in result.out
+
+
+def test_dry_run_json(cli: Callable[..., Result], repo: Repo) -> None:
+    result = cli("build", "--repo", repo.path, "--dry-run", "--json")
+    assert result.code == 0, result.err
+    docs = {d["package"]: d for d in result.json()["packages"]}
+    assert set(docs) == {"hello", "other"}
+    assert docs["hello"]["status"] == "planned"
+    assert "Dockerfile" in docs["hello"]["context"]
+    assert docs["hello"]["dockerfile"].startswith("# Rendered by dvbuild")
+
+
+def test_no_engine_fails_each_package_with_exit_1(cli: Callable[..., Result], repo: Repo,
+                                                  tmp_path: Path) -> None:
+    result = cli("build", "--repo", repo.path, "--json",
+                 env={"DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"})
+    assert result.code == 1
+    docs = result.json()["packages"]
+    assert [d["status"] for d in docs] == ["failed", "failed"]
+    assert "no Docker engine answers" in docs[0]["error"]
+    assert "Traceback" not in result.err
+
+
+def test_engine_available_false_without_engine(repo: Repo, tmp_path: Path) -> None:
+    settings = settings_of(repo, DOCKER_HOST=f"unix://{tmp_path}/no-such.sock")
+    assert image.engine_available(settings) is False
+
+
+def test_push_without_registry_is_a_usage_error(cli: Callable[..., Result],
+                                                make_repo: Callable[..., Repo]) -> None:
+    r = make_repo(commit=False)
+    r.write_package("p", "p")
+    r.commit()
+    result = cli("build", "--repo", r.path, "--push")
+    assert result.code == 2
+    assert "registry" in result.err
