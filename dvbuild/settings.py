@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +184,18 @@ def _config_problems(data: Mapping[str, Any], file: str) -> list[Problem]:
     return problems
 
 
+# Environment variables that win over dvbuild.yaml: the action's inputs arrive this way.
+ENV_OVERRIDES = {
+    "DVBUILD_STORE": "store", "DVBUILD_CATALOG": "catalog", "DVBUILD_REGISTRY": "registry",
+    "DVBUILD_BASE_IMAGE": "base_image",
+}
+
+
+def with_env_overrides(config: RepoConfig, environ: Mapping[str, str]) -> RepoConfig:
+    changes: dict[str, Any] = {field: environ[var] for var, field in ENV_OVERRIDES.items() if environ.get(var)}
+    return replace(config, **changes) if changes else config
+
+
 def load_settings(
     repo: Path | None = None, *, environ: Mapping[str, str], cwd: Path | None = None
 ) -> Settings:
@@ -191,7 +203,7 @@ def load_settings(
     return Settings(
         root=root,
         git_root=git_root,
-        config=load_config(root),
+        config=with_env_overrides(load_config(root), environ),
         github=GitHubContext.from_environ(environ),
         environ=dict(environ),
     )

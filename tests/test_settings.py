@@ -61,3 +61,13 @@ def test_github_context_from_environ(make_repo):
     settings = load_settings(make_repo().path, environ=env)
     assert settings.github.actions and settings.github.event_name == "push"
     assert settings.github.api_url == "https://ghe.example/api/v3"
+
+
+def test_environment_wins_over_dvbuild_yaml(make_repo):
+    repo = make_repo(commit=False)
+    repo.write("dvbuild.yaml", "registry: reg.yaml.example/team\nstore: file:///from-yaml\n")
+    env = {"DVBUILD_REGISTRY": "127.0.0.1:5000/team", "DVBUILD_CATALOG": "file:///cat"}
+    config = load_settings(repo.path, environ=env).config
+    assert config.registry == "127.0.0.1:5000/team"
+    assert config.catalog == "file:///cat"
+    assert config.store == "file:///from-yaml"
