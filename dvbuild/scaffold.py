@@ -14,6 +14,7 @@ from dvbuild.errors import ConfigError, UsageError
 from dvbuild.package import DESCRIPTOR, NAME_RE
 
 WORKFLOW = Path(".github") / "workflows" / "dvbuild.yml"
+WORKFLOW_FILES = ("dvbuild.yml", "dvbuild-comment.yml")
 
 
 def templates_dir() -> Path:
@@ -92,15 +93,19 @@ def _self_check(folder: Path) -> None:
 
 
 def copy_workflow(repo_root: Path) -> Path:
-    """Copy the team workflow template to .github/workflows/dvbuild.yml (never overwrites)."""
-    source = templates_dir() / "workflow" / "dvbuild.yml"
-    if not source.is_file():
-        raise UsageError(f"the workflow template {source} is missing from this dvbuild",
-                         hint="reinstall dvbuild, or copy the workflow from its documentation")
-    target = repo_root / WORKFLOW
-    if target.exists():
-        raise UsageError(f"{target} already exists; dvbuild init never overwrites",
-                         hint="compare it with the template by hand, or drop --with-workflow")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
-    return target
+    """Copy the team workflows (dvbuild.yml, and dvbuild-comment.yml that posts fork PRs'
+    comments) to .github/workflows/; never overwrites. Returns dvbuild.yml's path."""
+    sources = [templates_dir() / "workflow" / f for f in WORKFLOW_FILES]
+    for source in sources:
+        if not source.is_file():
+            raise UsageError(f"the workflow template {source} is missing from this dvbuild",
+                             hint="reinstall dvbuild, or copy the workflow from its documentation")
+    targets = [repo_root / WORKFLOW.parent / f for f in WORKFLOW_FILES]
+    for target in targets:
+        if target.exists():
+            raise UsageError(f"{target} already exists; dvbuild init never overwrites",
+                             hint="compare it with the template by hand, or drop --with-workflow")
+    targets[0].parent.mkdir(parents=True, exist_ok=True)
+    for source, target in zip(sources, targets, strict=True):
+        target.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    return targets[0]

@@ -87,13 +87,10 @@ def test_with_workflow(cli: Callable[..., Result], make_repo: Callable[..., Repo
     repo = make_repo()
     (repo.path / "sub").mkdir()
     result = cli("init", "a", "--with-workflow", cwd=repo.path / "sub")
-    template = scaffold.templates_dir() / "workflow" / "dvbuild.yml"
-    if not template.is_file():  # the workflow is issue 8's; say so clearly until it lands
-        assert result.code == 2 and "workflow template" in result.err
-        return
     assert result.code == 0, result.err
-    target = repo.path / ".github/workflows/dvbuild.yml"  # at the git root, where GitHub looks
-    assert target.read_text() == template.read_text()
+    for name in ("dvbuild.yml", "dvbuild-comment.yml"):  # at the git root, where GitHub looks
+        template = scaffold.templates_dir() / "workflow" / name
+        assert (repo.path / ".github/workflows" / name).read_text() == template.read_text()
     again = cli("init", "b", "--with-workflow", cwd=repo.path)
     assert again.code == 2 and "already exists; dvbuild init never overwrites" in again.err
     assert not (repo.path / "b").exists()

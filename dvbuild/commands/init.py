@@ -21,7 +21,7 @@ DIR_OPTION = typer.Option(None, "--dir", help="The new folder (default: ./NAME).
                           file_okay=False)
 TITLE_OPTION = typer.Option(None, "--title", help="A human title.")
 WORKFLOW_OPTION = typer.Option(False, "--with-workflow",
-                               help="Also add .github/workflows/dvbuild.yml.")
+                               help="Also add the team workflows to .github/workflows/.")
 
 
 def register(app: typer.Typer) -> None:
@@ -44,7 +44,8 @@ def init_command(
     if roots is not None:
         _check_unique(name, roots[0])
     workflow_root = roots[1] if roots else (repo or Path.cwd()).absolute()
-    if with_workflow and (workflow_root / scaffold.WORKFLOW).exists():
+    if with_workflow and any((workflow_root / scaffold.WORKFLOW.parent / f).exists()
+                             for f in scaffold.WORKFLOW_FILES):
         scaffold.copy_workflow(workflow_root)  # raises: refuse before writing anything
     display = _display(folder)
     written = scaffold.create_package(folder, name, title or scaffold.default_title(name),
