@@ -151,18 +151,22 @@ def extra_ref(settings: Settings, package: Package, tag: str) -> str:
 # ---- the Dockerfile ---------------------------------------------------------------
 
 
+def docker_options(package: Package) -> dict[str, Any]:
+    """The package's `docker` object (not `image`: the Data Package spec owns that name)."""
+    value = package.get("docker", {})
+    return dict(value) if isinstance(value, dict) else {}
+
+
 def base_image(settings: Settings, package: Package) -> str:
-    """The package's `image.base`, else dvbuild.yaml `base_image`."""
-    own = (package.get("image", {}) or {}).get("base") if isinstance(package.get("image"), dict) else None
+    """The package's `docker.base_image`, else dvbuild.yaml `base_image`."""
+    own = docker_options(package).get("base_image")
     return str(own) if own else settings.config.base_image
 
 
 def extras(package: Package) -> list[str]:
-    """dvbuild extras installed in the image: `image.extras`, else s3 + elastic (publish)."""
-    spec = package.get("image")
-    if isinstance(spec, dict) and isinstance(spec.get("extras"), list):
-        return [str(e) for e in spec["extras"]]
-    return list(DEFAULT_EXTRAS)
+    """dvbuild extras installed in the image: `docker.extras`, else s3 + elastic (publish)."""
+    own = docker_options(package).get("extras")
+    return [str(e) for e in own] if isinstance(own, list) else list(DEFAULT_EXTRAS)
 
 
 def render_dockerfile(

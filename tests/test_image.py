@@ -193,7 +193,7 @@ def test_own_dockerfile_wins(repo: Repo, tmp_path: Path) -> None:
 
 def test_base_image_and_extras_per_package(repo: Repo) -> None:
     settings = settings_of(repo)
-    repo.write_package("packages/hello", "hello", image={"base": "python:3.12-slim", "extras": []})
+    repo.write_package("packages/hello", "hello", docker={"base_image": "python:3.12-slim", "extras": []})
     package = load_package(repo.path / "packages/hello", repo.path)
     assert image.base_image(settings, package) == "python:3.12-slim"
     assert image.extras(package) == []

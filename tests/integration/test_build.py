@@ -41,7 +41,7 @@ def notebook(word: str) -> str:
 def write_package(repo: Repo, rel: str, name: str, requirements: str, **fields: Any) -> None:
     repo.write_package(
         rel, name, title="Hello", description="Greetings in a few languages", version="1.2.3",
-        image={"extras": []},
+        docker={"extras": []},
         resources=[{"name": "greetings", "path": "greetings.csv", "format": "csv"}], **fields,
     )
     repo.write(f"{rel}/main.ipynb", notebook("first"))
@@ -127,7 +127,8 @@ def test_runs_offline_and_writes_outputs(
     out.chmod(0o777)
     client = docker_services.client()
     container = client.containers.run(
-        state["ref"], ["--out", "/out"], network_mode="none", detach=True,
+        state["ref"], ["--out", "/out/run", "--store", "file:///out/store"], network_mode="none",
+        detach=True,
         volumes={str(out): {"bind": "/out", "mode": "rw"}},
     )
     try:
@@ -136,8 +137,13 @@ def test_runs_offline_and_writes_outputs(
     finally:
         container.remove(force=True)
     assert code == 0, logs
-    written = sorted(p.name for p in out.rglob("greetings.csv"))
-    assert written == ["greetings.csv"], logs
+    produced = out / "run" / "hello" / "greetings.csv"
+    assert produced.read_text().splitlines()[:2] == ["language,greeting", "nb,hei"], logs
+    latest = json.loads((out / "store" / "hello" / "latest.json").read_text())
+    version = out / "store" / "hello" / "versions" / latest["version"]
+    assert (version / "greetings.csv").read_bytes() == produced.read_bytes()
+    manifest = json.loads((version / "_manifest.json").read_text())
+    assert manifest["input_hash"] == state["ref"].rsplit(":", 1)[1]
 
 
 def test_push_and_read_labels_from_registry(

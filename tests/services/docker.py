@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-DEBIAN_PACKAGES = ("python3", "python3-venv", "ca-certificates", "git")
+DEBIAN_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 BASE_REPOSITORY = "dvbuild-test-base"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
