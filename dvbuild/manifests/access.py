@@ -1,0 +1,49 @@
+"""The outbound hosts a production run talks to (NAIS `accessPolicy.outbound.external`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from dvbuild.settings import Settings
+
+if TYPE_CHECKING:
+    from dvbuild.manifests.values import Picker, Values
+
+
+def hosts(settings: Settings, pick: Picker, values: Values) -> list[dict[str, Any]]:
+    """The hosts a production run talks to: store, catalog, Vault, webhook, `outbound`.
+    `webhook` may be a URL, but only its host is used: the URL often holds a token."""
+    urls: list[str] = []
+    store = settings.config.store or ""
+    if urlsplit(store).scheme == "s3":
+        urls.append(s3_endpoint(settings) or f"https://{urlsplit(store).netloc}.s3.amazonaws.com")
+    urls += [settings.config.catalog or "", str(settings.config.vault.get("address") or "")]
+    extra = pick("outbound", [])
+    if not isinstance(extra, list):
+        values.problem("outbound", f"outbound is {extra!r}", expected="a list of host names")
+        extra = []
+    webhook = pick("webhook")
+    extra = [*extra, webhook] if webhook else extra
+    urls += [str(e) if "//" in str(e) else f"https://{e}" for e in extra]
+    return [dict(h) for h in _hosts_of(tuple(urls))]
+
+
+@lru_cache(maxsize=256)
+def _hosts_of(urls: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
+    found: dict[tuple[str, int | None], dict[str, Any]] = {}
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            port = parts.port if parts.port not in (None, 443) else None
+            found.setdefault((parts.hostname, port), {"host": parts.hostname, "port": port})
+    return tuple(found.values())
+
+
+def s3_endpoint(settings: Settings) -> str | None:
+    store = settings.config.store or ""
+    if urlsplit(store).scheme != "s3":
+        return None
+    env = settings.environ
+    return env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None

@@ -1,0 +1,39 @@
+"""Which image a job runs: `--image` (with `{name}`/`{hash}` placeholders), else the
+tag the image step gives it (registry/name:input hash)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from dvbuild.package import Package
+from dvbuild.settings import Settings
+
+IMAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,510}$")  # loose: no spaces, no controls
+
+
+def image_source(settings: Settings, image: str | None) -> Callable[[Package], str]:
+    """--image (with optional {name}/{hash} placeholders), else the image step's tag."""
+    if image is not None:
+        def given(p: Package) -> str:
+            if "{hash}" in image:
+                return image.replace("{name}", p.name).replace("{hash}", _input_hash(settings, p))
+            return image.replace("{name}", p.name)
+        return given
+    try:
+        from dvbuild.image import image_ref
+    except ImportError:
+        return lambda p: _default_image(settings, p)
+    return lambda p: str(image_ref(settings, p))
+
+
+def _default_image(settings: Settings, package: Package) -> str:
+    registry = (settings.config.registry or "").rstrip("/")
+    ref = f"{package.name}:{_input_hash(settings, package)}"
+    return f"{registry}/{ref}" if registry else ref
+
+
+def _input_hash(settings: Settings, package: Package) -> str:
+    from dvbuild.inputs import input_hash
+
+    return input_hash(settings, package)

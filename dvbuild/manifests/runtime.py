@@ -1,0 +1,96 @@
+"""What the pod needs at run time: env (names and plain values) and secret references.
+Only references reach a manifest; values are resolved in the pod when it runs."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from dvbuild.manifests.access import s3_endpoint
+from dvbuild.manifests.spec import names
+from dvbuild.package import Package
+from dvbuild.settings import Settings
+
+if TYPE_CHECKING:
+    from dvbuild.manifests.values import Picker, Values
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+VAULT_MOUNT = "/var/run/secrets/nais.io/vault"
+
+
+def environment(settings: Settings, package: Package, pick: Picker, values: Values) -> None:
+    env = _plain_env(pick("env", {}), package, values)
+    env_names = {e["name"] for e in env}
+    refs_env, vault_paths = _secret_refs(package, values)
+    runtime = {"DVBUILD_STORE": settings.config.store, "DVBUILD_CATALOG": settings.config.catalog,
+               "VAULT_ADDR": settings.config.vault.get("address") if vault_paths else None,
+               "AWS_ENDPOINT_URL": s3_endpoint(settings)}
+    env += [{"name": k, "value": _no_userinfo(str(u))} for k, u in runtime.items()
+            if u and k not in env_names]
+    # credentials (S3, catalog, webhook URL, `env:` secrets) come from one Secret per job
+    needs = refs_env or runtime["AWS_ENDPOINT_URL"] or _scheme(settings.config.store) == "s3" \
+        or _scheme(settings.config.catalog) in ("http", "https") or pick("webhook")
+    env_from = names(pick("env_from", [values.data["name"]] if needs else []), "env_from",
+                     values)
+    values.data.update(env=env, env_from=env_from, vault_paths=vault_paths)
+
+
+def _scheme(url: str | None) -> str:
+    return urlsplit(url or "").scheme
+
+
+def _plain_env(spec: Any, package: Package, values: Values) -> list[dict[str, str]]:
+    if isinstance(spec, list):  # [{name, value}] as in Kubernetes
+        spec = {e.get("name"): e.get("value") for e in spec if isinstance(e, dict)}
+    if not isinstance(spec, dict):
+        values.problem("env", f"env is {spec!r}", expected="a mapping NAME: value")
+        return []
+    env = []
+    for name, value in spec.items():
+        if not isinstance(name, str) or not ENV_NAME.match(name):
+            values.problem("env", f"env name {name!r} is not valid",
+                           expected="letters, digits and '_', not starting with a digit")
+        elif name in package.secrets:
+            values.problem("env", f"{name} is both a plain env value and a secret",
+                           expected="each name in either job.env or secrets")
+        elif isinstance(value, dict | list):
+            values.problem("env", f"env {name} is {type(value).__name__}",
+                           expected="a string, number or boolean")
+        else:
+            env.append({"name": name, "value": _env_text(value)})
+    return env
+
+
+def _env_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _secret_refs(package: Package, values: Values) -> tuple[list[str], list[dict[str, str]]]:
+    """Names of `env:` secrets (given to the pod by a Secret), and Vault paths to mount.
+    Only references appear in the manifest; values are resolved in the pod at run time."""
+    env_refs: list[str] = []
+    paths: dict[str, dict[str, str]] = {}
+    for name, ref in package.secrets.items():
+        values.origins[f"secret:{name}"] = (package.descriptor_file, f"/secrets/{name}")
+        text = ref if isinstance(ref, str) else ""
+        if text.startswith("env:") and ENV_NAME.match(text[4:]):
+            env_refs.append(text[4:])
+        elif text.startswith("vault:") and "#" in text and text[6:].split("#")[0].strip("/"):
+            kv = text[6:].split("#")[0].strip("/")
+            paths[kv] = {"kv_path": f"/{kv}", "mount_path": f"{VAULT_MOUNT}/{kv}"}
+        else:
+            # never echo it: a malformed reference may well be the secret itself
+            values.problem(f"secret:{name}", f"secret {name} is not a reference",
+                           expected="'vault:<path>#<key>' or 'env:<NAME>'")
+    return env_refs, list(paths.values())
+
+
+def _no_userinfo(url: str) -> str:
+    """Credentials written into a URL never reach a manifest."""
+    parts = urlsplit(url)
+    if parts.scheme and "@" in parts.netloc:
+        return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+    return url
