@@ -24,7 +24,7 @@ from typing import IO, Any, Protocol
 
 from dvbuild import __version__, console, gitio
 from dvbuild.errors import DvbuildError, PackageFailed, ServiceError, UsageError
-from dvbuild.inputs import input_hash
+from dvbuild.inputs import input_hash, worktree_input_hash
 from dvbuild.package import Package
 from dvbuild.settings import Settings
 
@@ -78,14 +78,9 @@ class Target:
     dirty: tuple[str, ...] = ()  # input files that differ from the commit
 
     @property
-    def content_tag(self) -> str:
-        """The input hash, unless the work tree differs from the commit it hashes."""
-        return "" if self.dirty else self.input_hash
-
-    @property
     def tags(self) -> list[str]:
-        tags = [self.content_tag] if self.content_tag else []
-        return [f"{self.repository}:{t}" for t in [*tags, self.commit_tag]]
+        """The content-hash tag first (what skips and jobs use), then the commit's."""
+        return [f"{self.repository}:{t}" for t in (self.input_hash, self.commit_tag)]
 
     @property
     def commit_tag(self) -> str:
@@ -286,16 +281,22 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
 
 
 def package_files(settings: Settings, package: Package) -> list[str]:
-    """Monorepo-relative files of the package and its depends_on paths: tracked or
-    untracked-but-not-git-ignored, minus .dockerignore rules and ALWAYS_EXCLUDED."""
-    specs = [package.path if package.path != "." else "."]
-    specs += [f":(glob){d}" if any(c in d for c in "*?[") else d for d in package.depends_on]
-    files = set(gitio.ls_files(settings.root, *specs))
+    """Monorepo-relative files of the package and of its depends_on globs (the globs
+    `detect` and the input hash read): tracked or untracked-but-not-git-ignored, minus
+    .dockerignore rules and ALWAYS_EXCLUDED."""
+    from dvbuild.globs import GlobSet, literal_prefix, problems
+
+    bad = {i for i, _ in problems(package.depends_on)}  # `dvbuild validate` reports them
+    globs = [g for i, g in enumerate(package.depends_on) if i not in bad]
+    prefix = "" if package.path == "." else package.path + "/"
+    specs = {prefix.rstrip("/") or ".", *(literal_prefix(g) or "." for g in globs)}
+    depends = GlobSet(globs)
+    files = {f for f in gitio.ls_files(settings.root, *sorted(specs))
+             if f.startswith(prefix) or depends.matches(f)}
     if (settings.root / "dvbuild.yaml").is_file():
         files.add("dvbuild.yaml")
     root_rules = _read_ignore(settings.root / ".dockerignore")
-    own_rules = _read_ignore(package.folder / ".dockerignore") if package.path != "." else []
-    prefix = "" if package.path == "." else package.path + "/"
+    own_rules = _read_ignore(package.folder / ".dockerignore") if prefix else []
     kept = []
     for f in sorted(files):
         if ignored(f, ALWAYS_EXCLUDED) or ignored(f, root_rules):
@@ -440,10 +441,13 @@ def labels(settings: Settings, package: Package, commit: str, digest: str) -> di
 
 
 def target(settings: Settings, package: Package, commit: str | None = None) -> Target:
+    """Names for the image. With uncommitted inputs the hash is the working tree's
+    (so the tag still names the content) and the commit tag says `-dirty`."""
+    dirty = tuple(dirty_files(settings, package))
+    digest = worktree_input_hash(settings, package) if dirty else input_hash(settings, package)
     return Target(
         package=package, repository=repository(settings, package),
-        commit=commit or head_commit(settings), input_hash=input_hash(settings, package),
-        dirty=tuple(dirty_files(settings, package)),
+        commit=commit or head_commit(settings), input_hash=digest, dirty=dirty,
     )
 
 
@@ -569,7 +573,7 @@ def build_one(
     if push and t.dirty:
         raise PackageFailed(package.name, "will not push an image of uncommitted files: "
                             + ", ".join(t.dirty[:5]), hint="commit them, or build without --push")
-    if t.content_tag and _skip(settings, engine, t, auth, push, result):
+    if _skip(settings, engine, t, auth, push, result):
         return result
     p = plan(settings, t, wheels())
     with console.group(f"build {package.name}"):

@@ -202,13 +202,30 @@ def test_base_image_and_extras_per_package(repo: Repo) -> None:
     assert image.extras(other) == ["s3", "elastic"]
 
 
-def test_dirty_work_tree_gets_no_content_tag(repo: Repo) -> None:
-    repo.write("packages/hello/main.ipynb", '{"changed": true}')
+def test_dirty_work_tree_tags_the_working_tree_content(repo: Repo) -> None:
     settings = settings_of(repo)
     package = load_package(repo.path / "packages/hello", repo.path)
+    clean = image.target(settings, package)
+    repo.write("packages/hello/main.ipynb", '{"changed": true}')
     t = image.target(settings, package)
     assert t.dirty == ("packages/hello/main.ipynb",)
-    assert t.tags == [f"registry.example.invalid/team/hello:{repo.head}-dirty"]
+    assert t.input_hash != clean.input_hash
+    assert t.tags == [f"registry.example.invalid/team/hello:{t.input_hash}",
+                      f"registry.example.invalid/team/hello:{repo.head}-dirty"]
+    repo.commit("now committed")
+    assert image.target(settings, package).input_hash == t.input_hash
+
+
+def test_depends_on_globs_select_context_files(repo: Repo) -> None:
+    repo.write_package("packages/hello", "hello", depends_on=["shared/**/*.py", "*.cfg"])
+    repo.write("setup.cfg", "[x]\n")
+    repo.write("shared/lib/notes.txt", "no\n")
+    repo.commit("globs")
+    settings = settings_of(repo)
+    package = load_package(repo.path / "packages/hello", repo.path)
+    files = image.package_files(settings, package)
+    assert "shared/lib/util.py" in files and "shared/other/unrelated.py" in files
+    assert "setup.cfg" in files and "shared/lib/notes.txt" not in files
 
 
 def test_pull_request_revision_is_the_head_commit(repo: Repo, tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,12 +137,12 @@ def storage_driver(scratch: Path) -> str:
     return "overlay2" if mounted else "vfs"
 
 
-@pytest.fixture(scope="session")
-def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A private dockerd; yields its DOCKER_HOST address."""
+@contextmanager
+def running_dockerd(base: Path) -> Iterator[str]:
+    """A private dockerd with everything below `base`; yields its DOCKER_HOST address."""
     if os.geteuid() != 0:
         raise RuntimeError("the Docker tests start dockerd and need root")
-    base = tmp_path_factory.mktemp("dockerd")
+    base.mkdir(parents=True, exist_ok=True)
     sock, log = base / "docker.sock", base / "dockerd.log"
     host = f"unix://{sock}"
     proc = _start([
@@ -154,9 +155,15 @@ def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield host
     finally:
         _stop(proc)
-        _unmount_below(base)  # dockerd leaves its netns bind mount behind
+        _unmount_below(base)  # dockerd leaves its netns (and overlay2 its data) mounted
         # Layers take gigabytes (vfs: a full copy each); rm is much faster than rmtree.
         subprocess.run(["rm", "-rf", str(base / "data"), str(base / "exec")], check=False)
+
+
+@pytest.fixture(scope="session")
+def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_dockerd(tmp_path_factory.mktemp("dockerd")) as host:
+        yield host
 
 
 def _unmount_below(folder: Path) -> None:
@@ -168,10 +175,10 @@ def _unmount_below(folder: Path) -> None:
 # ---- the registry -----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def docker_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Debian's docker-registry on 127.0.0.1; yields host:port."""
-    base = tmp_path_factory.mktemp("registry")
+@contextmanager
+def running_registry(base: Path) -> Iterator[str]:
+    """Debian's docker-registry on 127.0.0.1, storing below `base`; yields host:port."""
+    base.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = base / "config.yml"
     config.write_text(
@@ -188,6 +195,12 @@ def docker_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"127.0.0.1:{port}"
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def docker_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_registry(tmp_path_factory.mktemp("registry")) as address:
+        yield address
 
 
 # ---- the base image ---------------------------------------------------------------------
@@ -284,19 +297,23 @@ def _run(cmd: list[str], what: str, log: Path | None = None) -> None:
         raise RuntimeError(f"{what} failed ({proc.returncode}): {' '.join(cmd)}\n{out}")
 
 
-@pytest.fixture(scope="session")
-def docker_base_image(docker_engine: str) -> str:
-    """The debootstrapped Debian + python3, imported into the session's engine."""
+def import_base_image(host: str) -> str:
+    """The cached debootstrapped Debian + python3, imported into the engine at `host`."""
     import docker
 
     tarball = base_rootfs()
     tag = tarball.stem
-    api = docker.APIClient(base_url=docker_engine, version="auto", timeout=900)
+    api = docker.APIClient(base_url=host, version="auto", timeout=900)
     api.import_image(src=str(tarball), repository=BASE_REPOSITORY, tag=tag,
                      changes=[f"ENV PATH={DEFAULT_PATH}", 'CMD ["/bin/bash"]'])
     ref = f"{BASE_REPOSITORY}:{tag}"
     api.inspect_image(ref)  # raises when the import did not work
     return ref
+
+
+@pytest.fixture(scope="session")
+def docker_base_image(docker_engine: str) -> str:
+    return import_base_image(docker_engine)
 
 
 @pytest.fixture(scope="session")
