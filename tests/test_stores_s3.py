@@ -14,7 +14,7 @@ import pytest
 
 from dvbuild import publish as pub
 from dvbuild.errors import ServiceError, UsageError
-from dvbuild.stores import CACHE_IMMUTABLE, CACHE_NONE, open_store
+from dvbuild.stores import CACHE_IMMUTABLE, CACHE_NONE, Stat, open_store
 from dvbuild.stores.s3 import S3Store
 from tests.services.s3 import S3Server
 from tests.test_publish import make_dir
@@ -214,3 +214,43 @@ def test_checksum_mode(tmp_path: Path, moto_s3: S3Server, mode: str) -> None:
     assert open_store("s3://b/x", env).client.meta.config.request_checksum_calculation == mode
     assert open_store("s3://b/x", moto_s3.environ).client.meta.config \
         .request_checksum_calculation == "when_required"
+
+
+def test_small_files_go_direct_with_headers_and_odd_keys(tmp_path: Path, rclone_s3: S3Server) -> None:
+    store, _ = store_for(rclone_s3)
+    assert store.direct is not None
+    source = tmp_path / "x.csv"
+    source.write_bytes(b"a,b\n1,2\n")
+    sha = hashlib.sha256(source.read_bytes()).hexdigest()
+    key = "demo/versions/v/a dir/ø+x=1&y (2).csv"
+    store.write(key, source, sha256=sha, content_type="text/csv")
+    head = rclone_s3.client().head_object(Bucket=store.bucket, Key="team/data/" + key)
+    assert head["ContentType"] == "text/csv" and head["CacheControl"] == CACHE_IMMUTABLE
+    assert {k.lower(): v for k, v in head["Metadata"].items()}["sha256"] == sha
+    assert store.stat(key) == Stat(8, sha) and store.read(key) == b"a,b\n1,2\n"
+    assert store.direct.enabled
+
+
+def test_direct_signatures_are_checked_and_refusals_fall_back_to_boto3(rclone_s3: S3Server) -> None:
+    env = {**rclone_s3.environ, "AWS_SECRET_ACCESS_KEY": "wrong-secret-value"}
+    store = open_store(f"s3://{rclone_s3.bucket()}/x", env)
+    assert isinstance(store, S3Store) and store.direct is not None
+    assert not store.direct.put(store.bucket, "x/k", b"1", "", {"Content-Type": "text/plain"})
+    with pytest.raises(ServiceError, match="access denied"):  # boto3's answer, mapped
+        store.write("k", b"1", sha256="", content_type="text/plain")
+    assert store.direct.enabled  # the server answered: only connection trouble turns it off
+    good, _ = store_for(rclone_s3)
+    assert good.direct is not None
+    assert good.direct.put(good.bucket, "team/data/k", b"1", "", {"Content-Type": "text/plain"})
+
+
+@pytest.mark.parametrize("extra", [{"DVBUILD_S3_DIRECT": "0"}, {"DVBUILD_S3_CHECKSUM": "when_supported"},
+                                   {"HTTPS_PROXY": "http://proxy:3128"}, {"AWS_ENDPOINT_URL": ""}])
+def test_direct_path_only_where_it_is_safe(extra: dict[str, str]) -> None:
+    env = {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_REGION": "eu-north-1",
+           "AWS_ENDPOINT_URL": "http://127.0.0.1:9", **extra}
+    store = open_store("s3://b/x", env)
+    assert isinstance(store, S3Store) and store.direct is None
+    plain = open_store("s3://b/x", {**env, **{k: "" for k in extra},
+                                    "AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
+    assert isinstance(plain, S3Store) and plain.direct is not None

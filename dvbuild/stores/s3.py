@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 from dvbuild import console
 from dvbuild.errors import MissingDependency, ServiceError, UsageError
 from dvbuild.stores import CACHE_IMMUTABLE, CACHE_NONE, Stat, Versioned
+from dvbuild.stores.s3_direct import DirectPut
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 MULTIPART_CHUNK = 16 * 1024 * 1024
@@ -39,8 +40,10 @@ DENIED = ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403",
 
 class S3Store:
     def __init__(self, client: Any, bucket: str, prefix: str, *, jobs: int = 16,
-                 public: str | None = None, endpoint: str | None = None) -> None:
+                 public: str | None = None, endpoint: str | None = None,
+                 direct: DirectPut | None = None) -> None:
         self.client = client
+        self.direct = direct  # the fast path for small PUTs, when the endpoint allows it
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.concurrency = jobs
@@ -61,9 +64,13 @@ class S3Store:
                              hint="set DVBUILD_S3_CHECKSUM or ?checksum= to when_required")
         jobs = _int(query.get("jobs") or environ.get("DVBUILD_S3_JOBS") or "16", "jobs")
         endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL") or None
-        client = _client(environ, endpoint=endpoint, checksum=checksum, jobs=jobs)
+        session = _session(environ, endpoint=endpoint)
+        client = _client(session, environ, endpoint=endpoint, checksum=checksum, jobs=jobs)
+        direct = DirectPut.for_client(session, client, environ, endpoint=endpoint,
+                                      checksum=checksum, jobs=jobs)
         public = query.get("public") or environ.get("DVBUILD_S3_PUBLIC_URL")
-        return cls(client, parts.netloc, parts.path, jobs=jobs, public=public, endpoint=endpoint)
+        return cls(client, parts.netloc, parts.path, jobs=jobs, public=public, endpoint=endpoint,
+                   direct=direct)
 
     # -- reading -------------------------------------------------------------------
 
@@ -130,6 +137,10 @@ class S3Store:
                                         ExtraArgs=extra, Config=_transfer_config())
                 return
             body = source if isinstance(source, bytes) else source.read_bytes()
+            if self.direct and self.direct.put(self.bucket, self.prefix + key, body, sha256, {
+                    "Content-Type": content_type, "Cache-Control": cache_control,
+                    "x-amz-meta-sha256": sha256}):
+                return
             self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=body, **extra)
 
     def write_if(self, key: str, data: bytes, *, token: str | None, content_type: str,
@@ -209,11 +220,9 @@ def _int(value: str, what: str) -> int:
     return number
 
 
-def _client(environ: Mapping[str, str], *, endpoint: str | None, checksum: str,
-            jobs: int) -> Any:
+def _session(environ: Mapping[str, str], *, endpoint: str | None) -> Any:
     try:
         import boto3
-        from botocore.config import Config
     except ImportError:
         raise MissingDependency("boto3", "s3") from None
 
@@ -227,8 +236,13 @@ def _client(environ: Mapping[str, str], *, endpoint: str | None, checksum: str,
     elif environ.get("AWS_PROFILE"):
         keys = {"profile_name": environ["AWS_PROFILE"]}
     region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
-    session = boto3.session.Session(region_name=region or ("us-east-1" if endpoint else None),
-                                    **keys)
+    return boto3.session.Session(region_name=region or ("us-east-1" if endpoint else None), **keys)
+
+
+def _client(session: Any, environ: Mapping[str, str], *, endpoint: str | None, checksum: str,
+            jobs: int) -> Any:
+    from botocore.config import Config
+
     config = Config(
         request_checksum_calculation=checksum, response_checksum_validation=checksum,
         retries={"mode": environ.get("AWS_RETRY_MODE") or "standard",
