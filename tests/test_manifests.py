@@ -337,3 +337,80 @@ def test_quick_yaml_load_of_rendered_manifests(tmp_path: Path) -> None:
         for kind in manifests.KINDS:
             text = manifests._render_checked(settings(tmp_path, store="s3://b/p"), p, "img", kind)
             assert manifests.load_yaml(text) == yaml.safe_load(text)
+
+
+def _mutations(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The document with each field in turn replaced, removed, or given an unknown key."""
+    out: list[dict[str, Any]] = []
+
+    def walk(node: Any, path: tuple[Any, ...]) -> None:
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in list(items):
+            for change in ("wrong", "unknown", "gone"):
+                copy = json.loads(json.dumps(doc))
+                parent = copy
+                for p in path:
+                    parent = parent[p]
+                if change == "wrong":
+                    parent[key] = 12 if isinstance(value, str) else "twelve"
+                elif change == "unknown" and isinstance(value, dict):
+                    parent[key]["zzUnknown"] = 1
+                elif change == "gone" and isinstance(parent, dict):
+                    del parent[key]
+                else:
+                    continue
+                out.append(copy)
+            if isinstance(value, dict | list):
+                walk(value, (*path, key))
+
+    walk(doc, ())
+    return out
+
+
+@pytest.mark.parametrize("kind", manifests.KINDS)
+def test_compiled_validators_agree_with_jsonschema(tmp_path: Path, kind: str) -> None:
+    from fastjsonschema import JsonSchemaValueException
+
+    from dvbuild.schemas import compiled
+
+    p = package(tmp_path, secrets={"T": "env:TOKEN", "DB": "vault:kv/db#pw"},
+                job={"resources": {"cpu": 1, "memory": "1Gi"}, "env": {"A": 1}})
+    doc = load(manifests._render_checked(settings(tmp_path, store="s3://b/p"), p, "img", kind))
+    fast = compiled.load(kind, tmp_path / "cache")
+    full = schemas.naisjob_validator() if kind == "naisjob" else schemas.cronjob_validator()
+    mutations = _mutations(doc)
+    assert len(mutations) > 100
+    for mutated in [doc, *mutations]:
+        try:
+            fast(mutated)
+            valid = True
+        except JsonSchemaValueException as e:
+            valid = False
+            assert " must " in e.message  # the fallback path reads "data.x.y must ..."
+        assert valid == (not list(full.iter_errors(mutated))), mutated
+
+
+def test_compiled_schemas_are_cached_and_checked(tmp_path: Path) -> None:
+    from fastjsonschema import JsonSchemaValueException
+
+    from dvbuild.schemas import compiled
+
+    doc = load(manifests.render_cronjob(settings(tmp_path), package(tmp_path), "img"))
+    compiled.load("cronjob", tmp_path)
+    [cached] = tmp_path.glob("cronjob-*.bin")
+    assert cached.name == f"cronjob-{compiled.cache_key('cronjob')}.bin"
+    written = cached.stat().st_mtime_ns
+    assert compiled.load("cronjob", tmp_path)(doc) is not None  # read back, not rewritten
+    assert cached.stat().st_mtime_ns == written
+    cached.write_bytes(cached.read_bytes()[:-10])  # damaged: recompiled and replaced
+    validate = compiled.load("cronjob", tmp_path)
+    assert compiled._read(cached) is not None
+    doc["spec"]["schedul"] = "typo"
+    with pytest.raises(JsonSchemaValueException):
+        validate(doc)
+    (tmp_path / "cronjob-0ld.bin").write_bytes(b"x")  # an older version's entry is removed
+    cached.unlink()
+    compiled.load("cronjob", tmp_path)
+    assert [p.name for p in tmp_path.glob("cronjob-*.bin")] == [cached.name]
+    (tmp_path / "file").write_text("not a folder")  # an unusable cache only costs time
+    assert compiled.load("naisjob", tmp_path / "file")
