@@ -66,8 +66,7 @@ class S3Store:
         endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL") or None
         session = _session(environ, endpoint=endpoint)
         client = _client(session, environ, endpoint=endpoint, checksum=checksum, jobs=jobs)
-        direct = DirectPut.for_client(session, client, environ, endpoint=endpoint,
-                                      checksum=checksum, jobs=jobs)
+        direct = DirectPut.for_client(session, client, environ, endpoint=endpoint, checksum=checksum)
         public = query.get("public") or environ.get("DVBUILD_S3_PUBLIC_URL")
         return cls(client, parts.netloc, parts.path, jobs=jobs, public=public, endpoint=endpoint,
                    direct=direct)

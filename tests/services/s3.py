@@ -71,8 +71,8 @@ class S3Server:
 
     def start(self) -> S3Server:
         self.data.mkdir(parents=True, exist_ok=True)
-        log = (self.workdir / f"{self.kind}.log").open("ab")
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+        with (self.workdir / f"{self.kind}.log").open("ab") as log:  # the child keeps its copy
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
