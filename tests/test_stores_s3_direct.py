@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from botocore.auth import S3SigV4Auth
@@ -38,7 +39,7 @@ def test_signature_matches_botocore(monkeypatch: pytest.MonkeyPatch, token: str 
     sha = hashlib.sha256(body).hexdigest()
     headers = {"Content-Type": "text/csv", "Cache-Control": "public,  max-age=1",
                "x-amz-meta-sha256": sha}
-    path = direct.root + "/bucket/" + s3_direct.quote(key, safe="/~")
+    path = direct.root + "/bucket/" + quote(key, safe="/~")
     ours = direct.sign("PUT", path, sha, headers)
 
     request = AWSRequest("PUT", endpoint.rstrip("/") + path.removeprefix(direct.root), data=body,
