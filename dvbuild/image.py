@@ -592,7 +592,7 @@ def _skip(
 ) -> bool:
     """True when an image with this content-hash tag exists (registry first, then local)."""
     ref = t.tags[0]
-    if settings.config.registry and engine.in_registry(ref, auth):
+    if settings.config.registry and _in_registry(engine, ref, auth, push):
         result.status, result.message = "skipped", f"{ref} is already in the registry"
         return True
     if engine.exists(ref):
@@ -601,6 +601,17 @@ def _skip(
             _push_all(engine, [ref], auth, result)
         return True
     return False
+
+
+def _in_registry(engine: Engine, ref: str, auth: Mapping[str, str] | None, push: bool) -> bool:
+    """A registry that cannot be asked fails a push, but only slows a local build."""
+    try:
+        return engine.in_registry(ref, auth)
+    except ServiceError as e:
+        if push:
+            raise
+        console.log(f"warning: {e.message}; building without checking the registry")
+        return False
 
 
 def _engine_build(engine: Engine, p: Plan, ref: str) -> str:

@@ -203,6 +203,25 @@ def test_broken_requirements_shows_pip_error(
     assert "error: broken:" in result.err
 
 
+def test_unreachable_registry_only_warns_without_push(
+    cli: Callable[..., Result], hello: Repo, docker_services: DockerServices,
+) -> None:
+    from tests.services.docker import free_port
+
+    closed = f"127.0.0.1:{free_port()}"
+    hello.write("dvbuild.yaml", f"registry: {closed}/tests\n"
+                                f"base_image: {docker_services.base_image}\n")
+    hello.commit("registry moved")
+    result = build(cli, hello, docker_services, str(hello.path / "packages/hello"))
+    doc = only(result)
+    assert result.code == 0, result.err
+    assert doc["status"] == "built" and doc["image"].startswith(closed)
+    assert "building without checking the registry" in result.err
+    pushed = build(cli, hello, docker_services, "--push", str(hello.path / "packages/hello"))
+    assert pushed.code == 1
+    assert only(pushed)["status"] == "failed"
+
+
 # ---- helpers ------------------------------------------------------------------------
 
 
