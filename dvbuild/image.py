@@ -29,6 +29,9 @@ from dvbuild.package import Package
 from dvbuild.settings import Settings
 
 DEFAULT_EXTRAS = ("s3", "elastic")
+# Pushed with every image, pulled before every build: the package's own build cache
+# in the registry, so a fresh CI runner reuses the layers the last build made.
+CACHE_TAG = "buildcache"
 IMAGE_UID = 10001
 HOST_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
 # Never sent to the engine, whatever .dockerignore says: VCS data, editor and
@@ -48,7 +51,10 @@ class Engine(Protocol):
     def build(
         self, context: IO[bytes], *, tag: str, labels: Mapping[str, str],
         buildargs: Mapping[str, str], network_mode: str, log: Callable[[str], None],
+        cache_from: list[str] | None = None,
     ) -> str: ...
+
+    def pull(self, ref: str, auth: Mapping[str, str] | None) -> bool: ...
 
     def exists(self, ref: str) -> bool: ...
 
@@ -576,12 +582,14 @@ def build_one(
     if _skip(settings, engine, t, auth, push, result):
         return result
     p = plan(settings, t, wheels())
+    cache = f"{t.repository}:{CACHE_TAG}"
     with console.group(f"build {package.name}"):
-        result.image_id = _engine_build(engine, p, tags[0])
-    for ref in tags[1:]:
+        cache_from = _cache_from(settings, engine, cache, auth)
+        result.image_id = _engine_build(engine, p, tags[0], cache_from)
+    for ref in [*tags[1:], cache]:
         engine.tag(result.image_id, ref)
     if push:
-        _push_all(engine, tags, auth, result)
+        _push_all(engine, [*tags, cache], auth, result)
     result.message = f"built {tags[0]}"
     return result
 
@@ -598,7 +606,10 @@ def _skip(
     if engine.exists(ref):
         result.status, result.message = "skipped", f"{ref} already exists in the engine"
         if push:
-            _push_all(engine, [ref], auth, result)
+            refs = [*result.tags[1:], f"{t.repository}:{CACHE_TAG}"]
+            for other in refs:
+                engine.tag(ref, other)
+            _push_all(engine, [ref, *refs], auth, result)
         return True
     return False
 
@@ -614,7 +625,20 @@ def _in_registry(engine: Engine, ref: str, auth: Mapping[str, str] | None, push:
         return False
 
 
-def _engine_build(engine: Engine, p: Plan, ref: str) -> str:
+def _cache_from(settings: Settings, engine: Engine, cache: str,
+                auth: Mapping[str, str] | None) -> list[str]:
+    """The package's last build from the registry, as layer cache, when the engine has
+    none of its own (a fresh CI runner). With local layers the engine's own cache
+    is better: given `cache_from`, the classic builder trusts only that image's chain."""
+    if not settings.config.registry or engine.exists(cache):
+        return []
+    if engine.pull(cache, auth):
+        console.log(f"using {cache} as build cache")
+        return [cache]
+    return []
+
+
+def _engine_build(engine: Engine, p: Plan, ref: str, cache_from: list[str]) -> str:
     import tempfile
 
     from dvbuild.adapters.docker import BuildFailed
@@ -627,6 +651,7 @@ def _engine_build(engine: Engine, p: Plan, ref: str) -> str:
             return engine.build(
                 context, tag=ref, labels=p.labels if p.own else {}, network_mode="host",
                 log=console.log, buildargs=_buildargs(p.target) if p.own else {},
+                cache_from=cache_from,
             )
         except BuildFailed as e:
             step = "\n".join(e.step[-200:])

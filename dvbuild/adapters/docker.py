@@ -56,14 +56,28 @@ class DockerEngine:
     def build(
         self, context: IO[bytes], *, tag: str, labels: Mapping[str, str],
         buildargs: Mapping[str, str], network_mode: str, log: LineSink,
+        cache_from: list[str] | None = None,
     ) -> str:
         """Build from an uncompressed tar context; returns the image id."""
         stream = self.api.build(
             fileobj=context, custom_context=True, tag=tag, labels=dict(labels),
             buildargs=dict(buildargs), network_mode=network_mode, rm=True, forcerm=True,
-            pull=False, decode=True,
+            pull=False, decode=True, cache_from=cache_from or None,
         )
         return _follow_build(stream, log)
+
+    def pull(self, ref: str, auth: Mapping[str, str] | None) -> bool:
+        """Pull `ref`; False when the registry does not have it or cannot be reached."""
+        docker = _sdk()
+        repository, tag = split_ref(ref)
+        try:
+            for event in self.api.pull(repository, tag=tag, stream=True, decode=True,
+                                       auth_config=dict(auth) if auth else None):
+                if "error" in event:
+                    return False
+        except docker.errors.APIError:
+            return False
+        return self.exists(ref)
 
     def exists(self, ref: str) -> bool:
         docker = _sdk()

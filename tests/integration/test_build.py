@@ -203,6 +203,27 @@ def test_broken_requirements_shows_pip_error(
     assert "error: broken:" in result.err
 
 
+def test_fresh_engine_uses_the_registry_build_cache(
+    cli: Callable[..., Result], hello: Repo, docker_services: DockerServices,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A new CI runner's empty engine: the pip layers come from <repo>:buildcache."""
+    from tests.services.docker import running_dockerd
+
+    hello.write("packages/hello/main.ipynb", notebook("third"))
+    hello.commit("notebook again")
+    with running_dockerd(tmp_path_factory.mktemp("fresh-dockerd")) as host:
+        fresh = DockerServices(host, docker_services.registry, docker_services.base_image,
+                               docker_services.wheel)
+        result = build(cli, hello, fresh, "--push", str(hello.path / "packages/hello"))
+    doc = only(result)
+    assert result.code == 0, result.err
+    assert doc["status"] == "built" and doc["pushed"] is True
+    assert "as build cache" in result.err
+    pip_steps = [s for s in step_outcomes(result.err) if "pip install" in s[0]]
+    assert len(pip_steps) == 2 and all(cached for _, cached in pip_steps), result.err
+
+
 def test_unreachable_registry_only_warns_without_push(
     cli: Callable[..., Result], hello: Repo, docker_services: DockerServices,
 ) -> None:

@@ -311,9 +311,24 @@ def import_base_image(host: str) -> str:
     return ref
 
 
+def push_base_image(host: str, ref: str, registry: str) -> str:
+    """The base image pushed to the local registry: a second engine pulls the very same
+    image (same id and history), as CI runners pull a base from a registry."""
+    import docker
+
+    api = docker.APIClient(base_url=host, version="auto", timeout=900)
+    repository, tag = ref.rsplit(":", 1)
+    remote = f"{registry}/{repository}"
+    api.tag(ref, remote, tag)
+    for event in api.push(remote, tag=tag, stream=True, decode=True):
+        if "error" in event:
+            raise RuntimeError(f"pushing the base image failed: {event['error']}")
+    return f"{remote}:{tag}"
+
+
 @pytest.fixture(scope="session")
-def docker_base_image(docker_engine: str) -> str:
-    return import_base_image(docker_engine)
+def docker_base_image(docker_engine: str, docker_registry: str) -> str:
+    return push_base_image(docker_engine, import_base_image(docker_engine), docker_registry)
 
 
 @pytest.fixture(scope="session")
