@@ -98,11 +98,14 @@ def cache_key(kind: str) -> str | None:
         inputs.append(inputs[0].parents[2] / "version.py")
     digest = hashlib.sha256(FORMAT + MAGIC_NUMBER + fastjsonschema.VERSION.encode())
     digest.update(kubernetes.KUBERNETES_VERSION.encode())
-    for path in inputs:
-        stat = path.stat()
-        digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-    for name in SOURCES:
-        digest.update((HERE / name).read_bytes())
+    try:
+        for path in inputs:
+            stat = path.stat()
+            digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+        for name in SOURCES:
+            digest.update((HERE / name).read_bytes())
+    except OSError:  # e.g. installed without sources: compile every time
+        return None
     return digest.hexdigest()[:32]
 
 
