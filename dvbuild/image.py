@@ -551,6 +551,7 @@ def _dry(settings: Settings, package: Package, wheels: Wheels, commit: str | Non
 
 
 def _failed(package: Package, message: str) -> BuildResult:
+    message = message.removeprefix(f"{package.name}: ")  # the result names the package
     return BuildResult(package.name, package.path, "failed", error=console.redact(message))
 
 

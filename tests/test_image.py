@@ -294,3 +294,35 @@ def test_push_without_registry_is_a_usage_error(cli: Callable[..., Result],
     result = cli("build", "--repo", r.path, "--push")
     assert result.code == 2
     assert "registry" in result.err
+
+
+def test_build_stream_keeps_the_failing_step_in_plain_text() -> None:
+    from dvbuild.adapters.docker import BuildFailed, _follow_build
+
+    events = [
+        {"stream": "Step 1/2 : FROM base\n"}, {"stream": " ---> abc\n"},
+        {"stream": "Step 2/2 : RUN pip install -r r.txt\n ---> Running in x\n"},
+        {"stream": "\x1b[91mERROR: No matching distribution found for nope\n\x1b[0m"},
+        {"error": "The command '/bin/sh -c pip install' returned a non-zero code: 1"},
+    ]
+    lines: list[str] = []
+    with pytest.raises(BuildFailed) as caught:
+        _follow_build(events, lines.append)
+    assert caught.value.step == ["Step 2/2 : RUN pip install -r r.txt", " ---> Running in x",
+                                 "ERROR: No matching distribution found for nope"]
+    assert lines[0] == "Step 1/2 : FROM base" and "\x1b" not in "".join(lines)
+
+
+def test_apt_sources_for_debootstrap() -> None:
+    from tests.services.docker import _deb822, _one_line_sources
+
+    deb822 = ("Types: deb\n# comment\nURIs: http://mirror.example.invalid/debian\n"
+              "Suites: bookworm bookworm-updates\nComponents: main\n\n"
+              "Types: deb\nURIs: http://mirror.example.invalid/debian-security\n"
+              "Suites: bookworm-security\n")
+    stanzas = _deb822(deb822)
+    assert stanzas[0]["uris"] == "http://mirror.example.invalid/debian"
+    assert stanzas[0]["suites"].split()[0] == "bookworm"
+    legacy = _one_line_sources("deb [arch=amd64] http://mirror.example.invalid/debian bookworm main\n")
+    assert legacy == [{"types": "deb", "uris": "http://mirror.example.invalid/debian",
+                       "suites": "bookworm"}]

@@ -7,12 +7,14 @@ and a failure carries the whole output of the step that failed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any
 
 from dvbuild.errors import MissingDependency, ServiceError
 
 LineSink = Callable[[str], None]
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class BuildFailed(Exception):
@@ -134,7 +136,7 @@ def _follow_build(stream: Iterable[dict[str, Any]], log: LineSink) -> str:
         if "stream" in event:
             pending += str(event["stream"])
             *lines, pending = pending.split("\n")
-            for line in lines:
+            for line in map(_plain, lines):
                 if line.startswith("Step "):
                     step = []
                 step.append(line)
@@ -142,15 +144,20 @@ def _follow_build(stream: Iterable[dict[str, Any]], log: LineSink) -> str:
         if "aux" in event and isinstance(event["aux"], dict) and "ID" in event["aux"]:
             image_id = str(event["aux"]["ID"])
         if "error" in event:
-            if pending:
-                step.append(pending)
-                log(pending)
+            if _plain(pending):
+                step.append(_plain(pending))
+                log(_plain(pending))
             raise BuildFailed(str(event["error"]).strip(), step)
-    if pending:
-        log(pending)
+    if _plain(pending):
+        log(_plain(pending))
     if not image_id:
         raise BuildFailed("the engine reported no image id", step)
     return image_id
+
+
+def _plain(line: str) -> str:
+    """The engine colours a step's stderr red; logs and messages want the text only."""
+    return ANSI.sub("", line)
 
 
 def _short(error: Exception) -> str:
