@@ -14,6 +14,7 @@ from dvbuild.package import DESCRIPTOR
 from dvbuild.publish.manifest import FileEntry, content_type
 
 DOCS = ("README.md", "METADATA.md", "LICENSE.md")
+PARALLEL_HASH = 1024 * 1024
 URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://")
 
 
@@ -94,12 +95,16 @@ def _notebook_files(root: Path, descriptor: Mapping[str, Any], display: str,
 
 
 def hash_files(root: Path, paths: list[str], types: Mapping[str, str]) -> list[FileEntry]:
-    def one(rel: str) -> FileEntry:
+    def one(rel: str, size: int) -> FileEntry:
         source = root / rel
         with source.open("rb") as f:
             digest = hashlib.file_digest(f, "sha256").hexdigest()
-        return FileEntry(rel, source, source.stat().st_size, digest,
-                         types.get(rel) or content_type(rel))
+        return FileEntry(rel, source, size, digest, types.get(rel) or content_type(rel))
 
+    sizes = {rel: (root / rel).stat().st_size for rel in paths}
+    # Big files hash in parallel (hashlib lets go of the GIL); a small one hashes
+    # faster inline than through a thread hand-off (500 × 20 KiB: 0.05 s vs 0.2 s).
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(one, paths))
+        big = {rel: pool.submit(one, rel, size) for rel, size in sizes.items()
+               if size >= PARALLEL_HASH}
+        return [big[rel].result() if rel in big else one(rel, sizes[rel]) for rel in paths]
