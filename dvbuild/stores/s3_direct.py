@@ -18,6 +18,7 @@ import hmac
 import http.client
 import queue
 import re
+import ssl
 import threading
 import weakref
 from collections.abc import Mapping
@@ -35,7 +36,9 @@ PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"
 
 
 class DirectPut:
-    def __init__(self, credentials: Any, region: str, endpoint: str) -> None:
+    def __init__(self, credentials: Any, region: str, endpoint: str, *,
+                 ca_bundle: str | None = None) -> None:
+        self.ca_bundle = ca_bundle  # AWS_CA_BUNDLE, as botocore would use it
         self.credentials = credentials  # botocore Credentials: refreshable ones stay fresh
         self.region = region
         parts = urlsplit(endpoint)
@@ -60,7 +63,8 @@ class DirectPut:
         credentials = session.get_credentials()
         if credentials is None:
             return None
-        return cls(credentials, client.meta.region_name or "us-east-1", endpoint)
+        return cls(credentials, client.meta.region_name or "us-east-1", endpoint,
+                   ca_bundle=environ.get("AWS_CA_BUNDLE") or None)
 
     def put(self, bucket: str, key: str, body: bytes, sha256: str,
             headers: Mapping[str, str]) -> bool:
@@ -109,7 +113,8 @@ class DirectPut:
 
     def _connect(self) -> http.client.HTTPConnection:
         if self.https:
-            return http.client.HTTPSConnection(self.host, timeout=TIMEOUT)
+            context = ssl.create_default_context(cafile=self.ca_bundle)
+            return http.client.HTTPSConnection(self.host, timeout=TIMEOUT, context=context)
         return http.client.HTTPConnection(self.host, timeout=TIMEOUT)
 
     def sign(self, method: str, path: str, payload: str,
