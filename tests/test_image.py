@@ -1,4 +1,5 @@
-"""Dockerfile choice and rendering, build context, tags and labels: no engine needed."""
+"""Dockerfile choice and rendering, build context (buildcontext.py), tags and labels:
+no engine needed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dvbuild import image
+from dvbuild import buildcontext, image
 from dvbuild.package import load_package
 from dvbuild.settings import load_settings
 from tests.conftest import Repo, Result
@@ -82,12 +83,12 @@ def test_dockerquote() -> None:
     ("main.ipynb", ["*.md"], False),
 ])
 def test_dockerignore_rules(path: str, patterns: list[str], expected: bool) -> None:
-    assert image.ignored(path, image.dockerignore_patterns("\n".join(patterns))) is expected
+    assert buildcontext.ignored(path, buildcontext.dockerignore_patterns("\n".join(patterns))) is expected
 
 
 def test_dockerignore_file_syntax() -> None:
     text = "# comment\n\n/out\n  ./tmp/  \n!keep\n"
-    assert image.dockerignore_patterns(text) == ["out", "tmp", "!keep"]
+    assert buildcontext.dockerignore_patterns(text) == ["out", "tmp", "!keep"]
 
 
 def test_split_ref() -> None:
@@ -129,7 +130,7 @@ def settings_of(repo: Repo, **environ: str):  # type: ignore[no-untyped-def]
 def test_context_is_the_package_and_its_depends_on_only(repo: Repo) -> None:
     settings = settings_of(repo)
     package = load_package(repo.path / "packages/hello", repo.path)
-    assert image.package_files(settings, package) == [
+    assert buildcontext.package_files(settings, package) == [
         "dvbuild.yaml", "packages/hello/.dockerignore", "packages/hello/.gitignore",
         "packages/hello/datapackage.json", "packages/hello/main.ipynb",
         "packages/hello/requirements.txt", "shared/lib/util.py",
@@ -153,7 +154,7 @@ def test_plan_tags_labels_and_context_tar(repo: Repo, tmp_path: Path) -> None:
     assert p.labels["io.dvbuild.input-hash"] == t.input_hash
     assert p.dockerfile_source == "template" and "FROM debian:12" in p.dockerfile
     buf = io.BytesIO()
-    image.context_tar(p.files, buf)
+    buildcontext.context_tar(p.files, buf)
     with tarfile.open(fileobj=buf) as tar:
         names = tar.getnames()
         assert all(m.mtime == 0 and m.uid == 0 for m in tar.getmembers())
@@ -174,7 +175,7 @@ def test_same_inputs_give_the_same_context_bytes(repo: Repo, tmp_path: Path) -> 
         files = [f for f in image.plan(settings, image.target(settings, package), wheel).files
                  if f.arcname != "Dockerfile"]  # the Dockerfile carries the build time
         buf = io.BytesIO()
-        image.context_tar(files, buf)
+        buildcontext.context_tar(files, buf)
         tars.append(buf.getvalue())
     assert tars[0] == tars[1]
 
@@ -223,7 +224,7 @@ def test_depends_on_globs_select_context_files(repo: Repo) -> None:
     repo.commit("globs")
     settings = settings_of(repo)
     package = load_package(repo.path / "packages/hello", repo.path)
-    files = image.package_files(settings, package)
+    files = buildcontext.package_files(settings, package)
     assert "shared/lib/util.py" in files and "shared/other/unrelated.py" in files
     assert "setup.cfg" in files and "shared/lib/notes.txt" not in files
 
