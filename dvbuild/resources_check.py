@@ -60,10 +60,11 @@ def _resource(r: dict[str, Any], at: str, file: str, folder: Path, *,
     except Exception as e:  # frictionless raises on unreadable data; report, don't crash
         return found + [Problem(file, f"cannot read {r['path']!r}: {e}", at,
                                 expected="data frictionless can read")]
-    for row, field, kind, note in report.flatten(["rowNumber", "fieldName", "type", "note"]):
+    for row, field, kind, note, cell in report.flatten(["rowNumber", "fieldName", "type", "note", "cell"]):
         where = "".join([f"row {row}" if row else "", f", field {field!r}" if field else ""])
         where = f" ({where.lstrip(', ')})" if where else ""
-        found.append(Problem(file, f"{r['path']}{where}: {kind}: {note}", at,
+        value = f" value {str(cell)[:80]!r}:" if cell not in (None, "") else ""
+        found.append(Problem(file, f"{r['path']}{where}: {kind}:{value} {note}", at,
                              expected="data matching the descriptor"))
     if len(found) > MAX_ERRORS:
         more = len(found) - MAX_ERRORS
