@@ -26,9 +26,9 @@ demo: $(VENV)/.demo-installed
 	@echo "  $(DEMO_OUT)/packages (test runs), $(DEMO_OUT)/store, $(DEMO_OUT)/manifests"
 
 # Installs the system services the tests start (Docker engine, registry, PostgreSQL,
-# debootstrap for the test base image), then runs the whole suite. The test
+# debootstrap for the test base image), lints (ruff, strict mypy), then runs the whole suite. The test
 # session itself starts and stops the services (tests/services/).
-test: $(VENV)/.test-installed
+test: $(VENV)/.test-installed lint
 	scripts/test-deps.sh
 	$(BIN)/pytest -ra
 

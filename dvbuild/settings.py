@@ -192,7 +192,9 @@ ENV_OVERRIDES = {
 
 
 def with_env_overrides(config: RepoConfig, environ: Mapping[str, str]) -> RepoConfig:
-    changes: dict[str, Any] = {field: environ[var] for var, field in ENV_OVERRIDES.items() if environ.get(var)}
+    changes: dict[str, Any] = {
+        field: environ[var] for var, field in ENV_OVERRIDES.items() if environ.get(var)
+    }
     return replace(config, **changes) if changes else config
 
 
