@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -101,8 +101,13 @@ def _fast_detect(args: list[str]) -> int | None:
     opts = detect_cli.parse_fast(args[1:])
     if opts is None:
         return None
+    return _guarded(lambda: detect_cli.run(opts, os.environ))
+
+
+def _guarded(call: Callable[[], int]) -> int:
+    """The one place expected failures become an exit code and a one-line message."""
     try:
-        return detect_cli.run(opts, os.environ)
+        return call()
     except DvbuildError as e:
         report(e)
         return e.exit_code
@@ -114,13 +119,14 @@ def _fast_detect(args: list[str]) -> int | None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     fast = _fast_detect(args)
-    if fast is not None:
-        return fast
+    return fast if fast is not None else _guarded(lambda: _run_typer(args))
+
+
+def _run_typer(args: list[str]) -> int:
     import typer
 
-    app = get_app()
     try:
-        result = app(args=args, prog_name="dvbuild", standalone_mode=False)
+        result = get_app()(args=args, prog_name="dvbuild", standalone_mode=False)
     except typer.Exit as e:
         return int(e.exit_code)
     except typer.Abort:
@@ -131,12 +137,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if show is not None:
             show()
         return int(getattr(e, "exit_code", 2))
-    except DvbuildError as e:
-        report(e)
-        return e.exit_code
-    except KeyboardInterrupt:
-        console.log("interrupted")
-        return 130
     return int(result or 0)
 
 

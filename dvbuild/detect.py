@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, TypeVar
 from dvbuild import gitio, refs, tree
 from dvbuild.errors import ConfigError, Problem
 from dvbuild.globs import GlobError, GlobSet
-from dvbuild.package import DESCRIPTOR, Package
+from dvbuild.package import DESCRIPTOR, Package, check_unique_names
 from dvbuild.settings import CONFIG_FILE, Settings
 
 A = TypeVar("A")
@@ -190,7 +190,7 @@ def _finish(found: Detection, snap: tree.Snapshot, reasons: dict[str, list[str]]
     folders = sorted(f for f in reasons if f in snap.folder_set)
     found.packages = sorted(tree.load(snap.settings, snap.keys, folders, snap.contents),
                             key=lambda p: p.path)
-    _check_unique(found.packages)
+    check_unique_names(found.packages)
     found.reasons = {f: reasons[f] for f in folders}
     found.removed = [Removed(tree.name_at(snap.settings, oid, f), f)
                      for f, oid in sorted(removed.items())]
@@ -268,16 +268,3 @@ def _any_nested(folders: Collection[str]) -> bool:
         return len(folders) > 1
     ordered = sorted(folders, key=lambda f: f.replace("/", "\0"))
     return any(b.startswith(a + "/") for a, b in zip(ordered, ordered[1:], strict=False))
-
-
-def _check_unique(packages: list[Package]) -> None:
-    seen: dict[str, Package] = {}
-    problems = []
-    for p in packages:
-        if p.name in seen:
-            problems.append(Problem(p.descriptor_file, f"name {p.name!r} is also used by "
-                                    f"{seen[p.name].descriptor_file}", pointer="/name",
-                                    expected="a name unique in the repository"))
-        seen[p.name] = p
-    if problems:
-        raise ConfigError(problems)

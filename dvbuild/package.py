@@ -233,11 +233,12 @@ def discover(root: Path) -> list[Package]:
             problems.extend(e.problems)
     if problems:
         raise ConfigError(problems)
-    _check_unique_names(packages)
+    check_unique_names(packages)
     return packages
 
 
-def _check_unique_names(packages: list[Package]) -> None:
+def check_unique_names(packages: list[Package]) -> None:
+    """Names key the store, images and manifests: two packages may not share one."""
     seen: dict[str, Package] = {}
     problems = []
     for p in packages:
