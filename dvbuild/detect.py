@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple, TypeVar
 
@@ -23,14 +22,16 @@ A = TypeVar("A")
 B = TypeVar("B")
 
 
-@dataclass
 class Selection:
-    """select()'s answer: package folders with their reasons, and the rest."""
+    """select()'s answer: package folders with their reasons, and the rest.
+    (Plain classes, not dataclasses: `dataclasses` costs detect ~10 ms to import.)"""
 
-    reasons: dict[str, list[str]] = field(default_factory=dict)
-    all: bool = False
-    global_hits: list[str] = field(default_factory=list)
-    unowned: list[str] = field(default_factory=list)
+    def __init__(self, reasons: dict[str, list[str]] | None = None, all: bool = False,
+                 global_hits: list[str] | None = None, unowned: list[str] | None = None) -> None:
+        self.reasons: dict[str, list[str]] = {} if reasons is None else reasons
+        self.all = all
+        self.global_hits: list[str] = [] if global_hits is None else global_hits
+        self.unowned: list[str] = [] if unowned is None else unowned
 
 
 def owner(path: str, folders: Collection[str]) -> str | None:
@@ -99,19 +100,24 @@ class Removed(NamedTuple):
     path: str
 
 
-@dataclass
 class Detection:
-    base: str | None
-    head: str | None
-    all: bool = False
-    fork: bool = False
-    packages: list[Package] = field(default_factory=list)
-    reasons: dict[str, list[str]] = field(default_factory=dict)  # by package path
-    removed: list[Removed] = field(default_factory=list)
-    unowned: list[str] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)
-    event: str | None = None
-    worktree: bool = False  # head is the working tree (uncommitted changes count)
+    def __init__(self, base: str | None, head: str | None, all: bool = False,
+                 fork: bool = False, packages: list[Package] | None = None,
+                 reasons: dict[str, list[str]] | None = None,
+                 removed: list[Removed] | None = None, unowned: list[str] | None = None,
+                 notices: list[str] | None = None, event: str | None = None,
+                 worktree: bool = False) -> None:
+        self.base = base
+        self.head = head
+        self.all = all
+        self.fork = fork
+        self.packages: list[Package] = [] if packages is None else packages
+        self.reasons: dict[str, list[str]] = {} if reasons is None else reasons  # by package path
+        self.removed: list[Removed] = [] if removed is None else removed
+        self.unowned: list[str] = [] if unowned is None else unowned
+        self.notices: list[str] = [] if notices is None else notices
+        self.event = event
+        self.worktree = worktree  # head is the working tree (uncommitted changes count)
 
     @property
     def names(self) -> list[str]:

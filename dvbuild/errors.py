@@ -16,11 +16,10 @@ calls sys.exit.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One thing wrong in one file: where (file, JSON pointer, line) and what."""
 
     file: str

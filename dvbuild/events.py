@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from dvbuild.errors import ConfigError, Problem, UsageError
 
@@ -26,8 +25,7 @@ Compare = Literal["trees", "merge-base", "default-branch", "all", "nothing"]
 EVERYTHING_EVENTS = ("workflow_dispatch", "schedule", "repository_dispatch", "workflow_call")
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """What an event asks detect to compare; shas are not checked against git yet."""
 
     event: str

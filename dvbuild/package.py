@@ -11,9 +11,8 @@ import json
 import re
 import stat
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from dvbuild.errors import ConfigError, Problem
 
@@ -26,8 +25,7 @@ DEFAULT_VERSION = "0.1.0"
 MAX_DESCRIPTOR_BYTES = 10 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Package:
+class Package(NamedTuple):
     name: str
     path: str  # posix, relative to the monorepo root ("packages/x"); "." for the root itself
     folder: Path  # absolute

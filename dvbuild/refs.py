@@ -7,7 +7,6 @@ Every fallback widens the selection, never narrows it: when git cannot answer
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,18 +20,20 @@ if TYPE_CHECKING:
 MAX_DEEPEN = 1024  # after --deepen 16, 32, ... 1024 comes one full fetch
 
 
-@dataclass
 class Range:
     """What to diff. worktree: compare base with the working tree (local runs)."""
 
-    head: str | None
-    base: str | None = None
-    all: bool = False
-    nothing: bool = False
-    fork: bool = False
-    worktree: bool = False
-    event: str | None = None
-    notices: list[str] = field(default_factory=list)
+    def __init__(self, head: str | None, base: str | None = None, all: bool = False,
+                 nothing: bool = False, fork: bool = False, worktree: bool = False,
+                 event: str | None = None, notices: list[str] | None = None) -> None:
+        self.head = head
+        self.base = base
+        self.all = all
+        self.nothing = nothing
+        self.fork = fork
+        self.worktree = worktree
+        self.event = event
+        self.notices: list[str] = [] if notices is None else notices
 
 
 def resolve(settings: Settings, *, base: str | None = None, head: str | None = None,

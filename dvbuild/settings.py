@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dvbuild import gitio
 from dvbuild.errors import ConfigError, Problem, UsageError
@@ -23,8 +22,7 @@ CONFIG_KEYS = {
 }
 
 
-@dataclass(frozen=True)
-class RepoConfig:
+class RepoConfig(NamedTuple):
     """The contents of dvbuild.yaml (every key optional)."""
 
     global_: tuple[str, ...] = ()
@@ -33,13 +31,12 @@ class RepoConfig:
     catalog: str | None = None
     registry: str | None = None
     base_image: str = DEFAULT_BASE_IMAGE
-    naisjob: Mapping[str, Any] = field(default_factory=dict)
-    vault: Mapping[str, Any] = field(default_factory=dict)
-    sources: Mapping[str, Any] = field(default_factory=dict)
+    naisjob: Mapping[str, Any] = {}  # shared and never mutated (Mapping)
+    vault: Mapping[str, Any] = {}
+    sources: Mapping[str, Any] = {}
 
 
-@dataclass(frozen=True)
-class GitHubContext:
+class GitHubContext(NamedTuple):
     """What GitHub Actions tells a step through its environment."""
 
     actions: bool = False
@@ -71,8 +68,7 @@ class GitHubContext:
         )
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     root: Path  # the monorepo folder (may be a subfolder of the git repository)
     git_root: Path
     config: RepoConfig
@@ -195,7 +191,7 @@ def with_env_overrides(config: RepoConfig, environ: Mapping[str, str]) -> RepoCo
     changes: dict[str, Any] = {
         field: environ[var] for var, field in ENV_OVERRIDES.items() if environ.get(var)
     }
-    return replace(config, **changes) if changes else config
+    return config._replace(**changes) if changes else config
 
 
 def load_settings(

@@ -8,7 +8,6 @@ parsed unless its package is a candidate (or names a `depends_on`).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -27,16 +26,15 @@ def descriptors(settings: Settings, rev: str) -> tuple[dict[str, str], dict[str,
     return {(p[n:-end] or "."): oid for p, oid in paths.items()}, contents
 
 
-@dataclass
 class Snapshot:
     """The package folders at head (a commit, or the working tree) and their descriptors:
     `keys` maps a folder to its key in `contents` (a blob id, or the folder itself)."""
 
-    settings: Settings
-    keys: dict[str, str]
-    contents: dict[str, bytes]
-
-    def __post_init__(self) -> None:
+    def __init__(self, settings: Settings, keys: dict[str, str],
+                 contents: dict[str, bytes]) -> None:
+        self.settings = settings
+        self.keys = keys
+        self.contents = contents
         self.folders = sorted(self.keys)
         self.folder_set = set(self.folders)
 
