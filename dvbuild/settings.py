@@ -6,7 +6,6 @@ the mapping it is given (the CLI passes os.environ, tests pass a dict).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -155,6 +154,8 @@ def _config_problems(data: Mapping[str, Any], file: str) -> list[Problem]:
     problems = []
     for key, value in data.items():
         if key not in CONFIG_KEYS:
+            import difflib  # only for a typo in dvbuild.yaml
+
             near = difflib.get_close_matches(str(key), CONFIG_KEYS, n=1)
             hint = f"; did you mean {near[0]!r}?" if near else ""
             problems.append(Problem(file, f"unknown key {key!r}{hint}", pointer=f"/{key}",
