@@ -17,7 +17,7 @@ whose metadata was lost is hashed by reading it back, never by its ETag.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -79,38 +79,36 @@ class S3Store:
 
     def read_versioned(self, key: str) -> Versioned | None:
         with self._errors("read", key):
-            try:
-                obj = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
-            except Exception as e:
-                if _code(e) in NOT_FOUND:
-                    return None
-                raise
-            return Versioned(obj["Body"].read(), obj["ETag"])
+            obj = self._unless_missing(self.client.get_object, key)
+            return Versioned(obj["Body"].read(), obj["ETag"]) if obj is not None else None
 
     def stat(self, key: str) -> Stat | None:
         with self._errors("stat", key):
-            try:
-                head = self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
-            except Exception as e:
-                if _code(e) in NOT_FOUND:
-                    return None
-                raise
+            head = self._unless_missing(self.client.head_object, key)
+        if head is None:
+            return None
         meta = {k.lower(): v for k, v in (head.get("Metadata") or {}).items()}
         return Stat(int(head["ContentLength"]), meta.get("sha256"))
 
     def sha256(self, key: str) -> str | None:
         """Hash an object by reading it (for objects whose metadata was lost)."""
         with self._errors("read", key):
-            try:
-                obj = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
-            except Exception as e:
-                if _code(e) in NOT_FOUND:
-                    return None
-                raise
+            obj = self._unless_missing(self.client.get_object, key)
+            if obj is None:
+                return None
             digest = hashlib.sha256()
             for chunk in obj["Body"].iter_chunks(1024 * 1024):
                 digest.update(chunk)
             return digest.hexdigest()
+
+    def _unless_missing(self, call: Callable[..., Any], key: str) -> Any:
+        """The call's answer for this key, or None when the key does not exist."""
+        try:
+            return call(Bucket=self.bucket, Key=self.prefix + key)
+        except Exception as e:
+            if _code(e) in NOT_FOUND:
+                return None
+            raise
 
     def keys(self, prefix: str) -> Iterator[str]:
         with self._errors("list", prefix):
