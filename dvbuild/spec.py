@@ -142,15 +142,9 @@ def fast_problems(d: Mapping[str, Any]) -> Iterator[Issue]:
     if not isinstance(resources, list):
         yield "/resources", f"resources is {_kind(resources)}", "a list of resources"
         return
-    seen: set[str] = set()
     for i, r in enumerate(resources):
         yield from _resource(r, f"/resources/{i}")
-        name = r.get("name") if isinstance(r, dict) else None
-        if isinstance(name, str):
-            if name in seen:
-                yield f"/resources/{i}/name", f"resource name {name!r} is used twice", \
-                    "unique resource names"
-            seen.add(name)
+    yield from _twice(resources, "/resources", "resource")
 
 
 def _licenses(licenses: Any) -> Iterator[Issue]:
@@ -197,15 +191,20 @@ def _schema(schema: Any, at: str) -> Iterator[Issue]:
     if not isinstance(fields, list):
         yield at + "/fields", f"fields is {_kind(fields)}", "a list of fields"
         return
-    names: set[str] = set()
     for i, f in enumerate(fields):
         yield from _field(f, f"{at}/fields/{i}")
-        name = f.get("name") if isinstance(f, dict) else None
+    yield from _twice(fields, at + "/fields", "field")
+
+
+def _twice(items: list[Any], at: str, what: str) -> Iterator[Issue]:
+    """A name used again (resources in a package, fields in a schema) is an error."""
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        name = item.get("name") if isinstance(item, dict) else None
         if isinstance(name, str):
-            if name in names:
-                yield f"{at}/fields/{i}/name", f"field name {name!r} is used twice", \
-                    "unique field names"
-            names.add(name)
+            if name in seen:
+                yield f"{at}/{i}/name", f"{what} name {name!r} is used twice", f"unique {what} names"
+            seen.add(name)
 
 
 def _field(f: dict[str, Any], at: str) -> Iterator[Issue]:

@@ -470,3 +470,14 @@ def test_fifo_descriptor_does_not_block(cli: Callable[..., Result], repo: Repo) 
     assert problems(cli, repo) == []  # git does not list FIFOs: not a package
     with pytest.raises(ConfigError, match="not a regular file"):
         parse_descriptor(descriptor, "packages/p/datapackage.json")
+
+
+def test_names_used_twice_are_reported_where_they_repeat() -> None:
+    from dvbuild import spec
+
+    schema = {"fields": [{"name": "a", "type": "string"}, {"name": "a", "type": "string"}]}
+    descriptor = {"name": "p", "resources": [
+        {"name": "r", "path": "r.csv", "schema": schema}, {"name": "r", "path": "s.csv"}]}
+    found = {(pointer, message) for pointer, message, _ in spec.problems(descriptor)}
+    assert ("/resources/1/name", "resource name 'r' is used twice") in found
+    assert ("/resources/0/schema/fields/1/name", "field name 'a' is used twice") in found
