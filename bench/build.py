@@ -73,7 +73,7 @@ def touch_notebook(repo: Path, package: str) -> None:
 
 
 def wheel(work: Path) -> Path:
-    from dvbuild.buildcontext import dvbuild_wheel
+    from dvbuild.image.context import dvbuild_wheel
 
     return dvbuild_wheel(work)
 

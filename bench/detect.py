@@ -141,9 +141,9 @@ def main() -> None:
         print(f"dvbuild detect --json:           {r['wall_ours'] * 1000:7.1f}  {r['cpu_ours'] * 1000:7.1f}")
         print(f"python -c + diff-tree + ls-tree: {r['wall_bare'] * 1000:7.1f}  {r['cpu_bare'] * 1000:7.1f}")
         print(f"ratio (target <= 2):             {r['wall_ratio']:7.2f}  {r['cpu_ratio']:7.2f}")
-        imports = compare([sys.executable, "-c", "import dvbuild.detect_cli, yaml"],
+        imports = compare([sys.executable, "-c", "import dvbuild.detect.cli, yaml"],
                           [sys.executable, "-c", "import subprocess"], repo, args.runs)
-        print(f"of which Python imports (dvbuild.detect_cli + yaml vs subprocess): "
+        print(f"of which Python imports (dvbuild.detect.cli + yaml vs subprocess): "
               f"{imports['wall_ours'] * 1000:.1f} vs {imports['wall_bare'] * 1000:.1f} ms wall, "
               f"{imports['cpu_ours'] * 1000:.1f} vs {imports['cpu_bare'] * 1000:.1f} ms cpu")
     finally:

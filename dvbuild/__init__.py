@@ -14,11 +14,11 @@ __all__ = ["Datapackage", "__version__", "connect", "read_sql"]
 
 def __getattr__(name: str) -> Any:
     if name == "Datapackage":
-        from dvbuild.api import Datapackage
+        from dvbuild.api.datapackage import Datapackage
 
         return Datapackage
     if name in ("read_sql", "connect"):
-        from dvbuild import sources
+        from dvbuild.api import sources
 
         return getattr(sources, name)
     raise AttributeError(name)

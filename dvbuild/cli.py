@@ -96,7 +96,7 @@ def _fast_detect(args: list[str]) -> int | None:
     """`dvbuild detect` starts every CI job: plain option lists skip typer entirely."""
     if args[:1] != ["detect"]:
         return None
-    from dvbuild import detect_cli
+    from dvbuild.detect import cli as detect_cli
 
     opts = detect_cli.parse_fast(args[1:])
     if opts is None:

@@ -156,7 +156,7 @@ def detect_packages(settings: Settings, run: LocalRun, step: Step, *,
         run.packages = discover(settings.root)
         step.detail = f"{len(run.packages)} package(s): every package in the working tree"
         return
-    from dvbuild import detect
+    from dvbuild.detect import selection as detect
 
     found = detect.detect(settings, base=base, head=head, all_=all_)
     run.packages = list(found.packages)
@@ -169,7 +169,7 @@ def detect_packages(settings: Settings, run: LocalRun, step: Step, *,
 
 
 def validate_packages(settings: Settings, run: LocalRun, step: Step) -> None:
-    from dvbuild.validate import validate
+    from dvbuild.validate.packages import validate
 
     if not run.packages:
         step.status, step.detail = "skipped", "no packages"
@@ -207,7 +207,7 @@ def test_packages(settings: Settings, run: LocalRun, step: Step) -> None:
     failed = [r for r in run.reports if r.get("status") not in ("passed", "invalid")]
     step.where = _rel(run.out / "packages")
     step.detail = f"{len(todo) - len(failed)} passed, {len(failed)} failed"
-    from dvbuild.report import annotate
+    from dvbuild.comment.markdown import annotate
 
     annotate(failed, settings.prefix)
     if failed:
@@ -215,7 +215,7 @@ def test_packages(settings: Settings, run: LocalRun, step: Step) -> None:
 
 
 def build_images(settings: Settings, run: LocalRun, step: Step, *, enabled: bool) -> None:
-    from dvbuild import image
+    from dvbuild.image import build as image
 
     if not enabled:
         step.status, step.detail = "skipped", "--no-build"
@@ -272,7 +272,7 @@ def render_manifests(settings: Settings, run: LocalRun, step: Step) -> None:
 
 
 def write_reports(run: LocalRun, step: Step) -> None:
-    from dvbuild import report
+    from dvbuild.comment import markdown as report
 
     comment = report.render_comment(run.reports, head_sha=run.head, previous=run.previous)
     (run.out / "comment.md").write_text(comment, encoding="utf-8")

@@ -84,7 +84,7 @@ def create_package(folder: Path, name: str, title: str, display: str) -> list[Pa
 
 def _self_check(folder: Path) -> None:
     from dvbuild.package import parse_descriptor
-    from dvbuild.validate import descriptor_problems
+    from dvbuild.validate.packages import descriptor_problems
 
     _, descriptor = parse_descriptor(folder / DESCRIPTOR, str(folder / DESCRIPTOR))
     problems = descriptor_problems(descriptor, str(folder / DESCRIPTOR), folder)

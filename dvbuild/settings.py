@@ -109,7 +109,7 @@ def load_config(root: Path) -> RepoConfig:
                                   expected="a mapping of settings")) from None
     problems = list(_config_problems(data, CONFIG_FILE))
     if problems:
-        from dvbuild.jsonpos import yaml_positions
+        from dvbuild.validate.positions import yaml_positions
 
         text = path.read_text(encoding="utf-8")
         where = yaml_positions(text, [p.pointer for p in problems])

@@ -10,7 +10,7 @@ import pytest
 
 from dvbuild import Datapackage
 from dvbuild.errors import ConfigError
-from dvbuild.resources_check import check as check_data
+from dvbuild.validate.data import check as check_data
 
 NB = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
 
@@ -194,7 +194,7 @@ def test_example_notebook_api_round_trip(tmp_path: Path, frame: pd.DataFrame) ->
     for fmt in ("csv", "parquet", "json"):
         dp.add_resource(frame, name=f"t-{fmt}", format=fmt)
     dp.write()
-    from dvbuild.validate import descriptor_problems
+    from dvbuild.validate.packages import descriptor_problems
 
     descriptor = json.loads((pkg / "datapackage.json").read_text())
     assert descriptor_problems(descriptor, "datapackage.json", pkg) == []
@@ -206,7 +206,7 @@ def test_data_errors_where_frictionless_cannot_count(tmp_path: Path, frame: pd.D
                                                      format: str) -> None:
     from frictionless import Resource
 
-    from dvbuild.resources_check import data_errors
+    from dvbuild.validate.data import data_errors
 
     dp = Datapackage(make_package(tmp_path / "pkg"))
     entry = dp.add_resource(frame, name="t", format=format)

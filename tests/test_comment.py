@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dvbuild.report import MARKER
+from dvbuild.comment.markdown import MARKER
 from tests.conftest import CORPORA, Result
 from tests.test_github import REPO, TOKEN, GitHubAPI, github_api  # noqa: F401
 from tests.test_report import failed, passed

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dvbuild.detect import owner, select
+from dvbuild.detect.selection import owner, select
 from tests.conftest import Repo, Result
 
 CONFIG = "global:\n  - requirements-global.txt\nignore:\n  - '**/*.md'\n"
@@ -343,7 +343,7 @@ def test_all_in_a_repository_without_commits(cli: Callable[..., Result],
     (["p/q", "p/q2/x", "p/q1"], False),
 ])
 def test_nesting_check(folders: list[str], nested: bool) -> None:
-    from dvbuild.detect import check_nesting
+    from dvbuild.detect.selection import check_nesting
     from dvbuild.errors import ConfigError
 
     if nested:

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from dvbuild.cli import get_app
-from dvbuild.detect_cli import FLAGS, VALUES, Options, parse_fast
+from dvbuild.detect.cli import FLAGS, VALUES, Options, parse_fast
 from tests.conftest import Repo, Result
 
 

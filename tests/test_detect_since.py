@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from dvbuild.inputs import input_hash
+from dvbuild.detect.inputs import input_hash
 from dvbuild.package import load_package
 from dvbuild.publish import publish_dirs
 from dvbuild.settings import load_settings

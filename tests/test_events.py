@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dvbuild import events
+from dvbuild.detect import events
 from dvbuild.errors import ConfigError, UsageError
 
 EVENTS = Path(__file__).parent / "corpora" / "github-events"

@@ -18,8 +18,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from dvbuild.adapters.github import PullRequests
+from dvbuild.comment.markdown import MARKER
 from dvbuild.errors import ServiceError
-from dvbuild.report import MARKER
 
 REPO = "octo-org/data-monorepo"
 TOKEN = "ghs_testtoken0123456789"

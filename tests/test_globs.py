@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from dvbuild.globs import GlobError, GlobSet, literal_prefix, match, problems
+from dvbuild.detect.globs import GlobError, GlobSet, literal_prefix, match, problems
 
 
 @pytest.mark.parametrize(("pattern", "path"), [

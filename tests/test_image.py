@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from dvbuild import buildcontext, image
+from dvbuild.image import build as image
+from dvbuild.image import context as buildcontext
+from dvbuild.image import dockerfile as image_dockerfile
+from dvbuild.image import naming as image_naming
+from dvbuild.image import plan as image_plan
 from dvbuild.package import load_package
 from dvbuild.settings import load_settings
 from tests.conftest import Repo, Result
@@ -24,7 +28,7 @@ def render(**overrides: object) -> str:
         commit="c" * 40, input_hash="f" * 64, labels={"io.dvbuild.package": "hello"},
     )
     args.update(overrides)
-    return image.render_dockerfile(**args)  # type: ignore[arg-type]
+    return image_dockerfile.render_dockerfile(**args)  # type: ignore[arg-type]
 
 
 def instructions(dockerfile: str) -> list[str]:
@@ -65,8 +69,8 @@ def test_labels_and_build_ids_come_last_and_quoted() -> None:
 
 
 def test_dockerquote() -> None:
-    assert image.dockerquote('a "b" \\ $c') == r'"a \"b\" \\ \$c"'
-    assert image.dockerquote("two\nlines") == '"two lines"'
+    assert image_dockerfile.dockerquote('a "b" \\ $c') == r'"a \"b\" \\ \$c"'
+    assert image_dockerfile.dockerquote("two\nlines") == '"two lines"'
 
 
 @pytest.mark.parametrize(("path", "patterns", "expected"), [
@@ -142,12 +146,12 @@ def test_plan_tags_labels_and_context_tar(repo: Repo, tmp_path: Path) -> None:
     package = load_package(repo.path / "packages/hello", repo.path)
     wheel = tmp_path / "dvbuild-0.1.0-py3-none-any.whl"
     wheel.write_bytes(b"wheel")
-    t = image.target(settings, package)
-    p = image.plan(settings, t, wheel)
+    t = image_plan.target(settings, package)
+    p = image_plan.plan(settings, t, wheel)
     assert t.commit == repo.head and not t.dirty
     assert t.tags == [f"registry.example.invalid/team/hello:{t.input_hash}",
                       f"registry.example.invalid/team/hello:{repo.head}"]
-    assert image.image_ref(settings, package) == t.tags[0]
+    assert image_naming.image_ref(settings, package) == t.tags[0]
     assert p.labels["org.opencontainers.image.source"] == "https://github.com/team/data"
     assert p.labels["org.opencontainers.image.revision"] == repo.head
     assert p.labels["org.opencontainers.image.version"] == "2.0.0"
@@ -172,7 +176,7 @@ def test_same_inputs_give_the_same_context_bytes(repo: Repo, tmp_path: Path) -> 
     wheel.write_bytes(b"wheel")
     tars = []
     for _ in range(2):
-        files = [f for f in image.plan(settings, image.target(settings, package), wheel).files
+        files = [f for f in image_plan.plan(settings, image_plan.target(settings, package), wheel).files
                  if f.arcname != "Dockerfile"]  # the Dockerfile carries the build time
         buf = io.BytesIO()
         buildcontext.context_tar(files, buf)
@@ -187,7 +191,7 @@ def test_own_dockerfile_wins(repo: Repo, tmp_path: Path) -> None:
     package = load_package(repo.path / "packages/hello", repo.path)
     wheel = tmp_path / "dvbuild-0.1.0-py3-none-any.whl"
     wheel.write_bytes(b"wheel")
-    p = image.plan(settings, image.target(settings, package), wheel)
+    p = image_plan.plan(settings, image_plan.target(settings, package), wheel)
     assert p.own and p.dockerfile_source == "packages/hello/Dockerfile"
     assert p.dockerfile.startswith("FROM scratch")
 
@@ -196,25 +200,25 @@ def test_base_image_and_extras_per_package(repo: Repo) -> None:
     settings = settings_of(repo)
     repo.write_package("packages/hello", "hello", docker={"base_image": "python:3.12-slim", "extras": []})
     package = load_package(repo.path / "packages/hello", repo.path)
-    assert image.base_image(settings, package) == "python:3.12-slim"
-    assert image.extras(package) == []
+    assert image_dockerfile.base_image(settings, package) == "python:3.12-slim"
+    assert image_dockerfile.extras(package) == []
     other = load_package(repo.path / "packages/other", repo.path)
-    assert image.base_image(settings, other) == "debian:12"
-    assert image.extras(other) == ["s3", "elastic"]
+    assert image_dockerfile.base_image(settings, other) == "debian:12"
+    assert image_dockerfile.extras(other) == ["s3", "elastic"]
 
 
 def test_dirty_work_tree_tags_the_working_tree_content(repo: Repo) -> None:
     settings = settings_of(repo)
     package = load_package(repo.path / "packages/hello", repo.path)
-    clean = image.target(settings, package)
+    clean = image_plan.target(settings, package)
     repo.write("packages/hello/main.ipynb", '{"changed": true}')
-    t = image.target(settings, package)
+    t = image_plan.target(settings, package)
     assert t.dirty == ("packages/hello/main.ipynb",)
     assert t.input_hash != clean.input_hash
     assert t.tags == [f"registry.example.invalid/team/hello:{t.input_hash}",
                       f"registry.example.invalid/team/hello:{repo.head}-dirty"]
     repo.commit("now committed")
-    assert image.target(settings, package).input_hash == t.input_hash
+    assert image_plan.target(settings, package).input_hash == t.input_hash
 
 
 def test_depends_on_globs_select_context_files(repo: Repo) -> None:
@@ -233,12 +237,12 @@ def test_pull_request_revision_is_the_head_commit(repo: Repo, tmp_path: Path) ->
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"pull_request": {"head": {"sha": "a" * 40}}}))
     settings = settings_of(repo, GITHUB_EVENT_NAME="pull_request", GITHUB_EVENT_PATH=str(event))
-    assert image.head_commit(settings) == "a" * 40
+    assert image_plan.head_commit(settings) == "a" * 40
 
 
 def test_source_url_never_carries_credentials(repo: Repo) -> None:
     repo.git("remote", "add", "origin", "https://x-access-token:ghs_secret@github.com/team/data.git")
-    assert image.source_url(settings_of(repo)) == "https://github.com/team/data.git"
+    assert image_plan.source_url(settings_of(repo)) == "https://github.com/team/data.git"
 
 
 def test_registry_auth_from_environment() -> None:

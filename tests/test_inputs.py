@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import pytest
 
-from dvbuild.inputs import input_hash, input_hashes, worktree_input_hash
+from dvbuild.detect.inputs import input_hash, input_hashes, worktree_input_hash
 from dvbuild.package import Package, load_package
 from dvbuild.settings import Settings, load_settings
 from tests.conftest import Repo

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pytest_httpserver import HTTPServer
 
-from dvbuild import console, notify
+from dvbuild import console
+from dvbuild.adapters import notify
 
 REPORT = {"package": "arbeidsledighet", "status": "failed", "commit": "abcdef1234567890",
           "notebooks": [{"path": "main.ipynb", "error": {"cell_number": 4, "ename": "KeyError",

@@ -11,7 +11,7 @@ import kubernetes_validate
 import yaml
 
 from dvbuild import manifests, schemas
-from dvbuild.inputs import input_hash
+from dvbuild.detect.inputs import input_hash
 from dvbuild.package import discover
 from dvbuild.settings import load_settings
 

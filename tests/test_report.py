@@ -4,7 +4,7 @@ import copy
 from typing import Any
 
 from dvbuild import console
-from dvbuild.report import (
+from dvbuild.comment.markdown import (
     GITHUB_LIMIT,
     MARKER,
     cell,
@@ -175,7 +175,7 @@ def test_summary_has_resources_but_no_marker() -> None:
 
 
 def test_annotations_point_at_the_failing_notebook(capsys: Any) -> None:
-    from dvbuild.report import annotate
+    from dvbuild.comment.markdown import annotate
 
     console.configure(github_actions=True)
     try:

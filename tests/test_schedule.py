@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dvbuild.schedule import cron_problem, describe, expand, next_runs, timezone_problem
+from dvbuild.validate.schedule import cron_problem, describe, expand, next_runs, timezone_problem
 
 UTC = ZoneInfo("UTC")
 OSLO = ZoneInfo("Europe/Oslo")

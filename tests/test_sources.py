@@ -7,8 +7,8 @@ import pytest
 
 import dvbuild
 from dvbuild import console
+from dvbuild.api.sources import Source, find_source
 from dvbuild.errors import ConfigError, ServiceError
-from dvbuild.sources import Source, find_source
 from tests.services.postgres import Postgres
 
 

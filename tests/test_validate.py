@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from dvbuild import spec
 from dvbuild.errors import ConfigError, Problem
-from dvbuild.fields import secret_ref_problem
-from dvbuild.jsonpos import positions
-from dvbuild.validate import descriptor_problems
+from dvbuild.validate import spec
+from dvbuild.validate.fields import secret_ref_problem
+from dvbuild.validate.packages import descriptor_problems
+from dvbuild.validate.positions import positions
 from tests.conftest import Repo, Result
 
 NB = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
@@ -473,7 +473,7 @@ def test_fifo_descriptor_does_not_block(cli: Callable[..., Result], repo: Repo) 
 
 
 def test_names_used_twice_are_reported_where_they_repeat() -> None:
-    from dvbuild import spec
+    from dvbuild.validate import spec
 
     schema = {"fields": [{"name": "a", "type": "string"}, {"name": "a", "type": "string"}]}
     descriptor = {"name": "p", "resources": [

@@ -1,6 +1,6 @@
 """The Docker Engine, through the docker SDK: the only module that imports `docker`.
 
-It implements `dvbuild.image.Engine`. Builds go through the low-level
+It implements `dvbuild.image.build.Engine`. Builds go through the low-level
 `APIClient.build(decode=True)` so every log line can be streamed as it comes,
 and a failure carries the whole output of the step that failed.
 """

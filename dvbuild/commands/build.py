@@ -11,7 +11,7 @@ from dvbuild import console
 from dvbuild.commands import JSON_OPTION, REPO_OPTION, settings_for
 
 if TYPE_CHECKING:
-    from dvbuild.image import BuildResult
+    from dvbuild.image.build import BuildResult
 
 PATHS = typer.Argument(None, help="Package folders (default: every package).")
 PUSH = typer.Option(False, "--push", help="Push to the registry in dvbuild.yaml.")
@@ -30,8 +30,8 @@ def register(app: typer.Typer) -> None:
         repo: Path | None = REPO_OPTION,
     ) -> int:
         """Build (and push) one Docker image per package through the Docker Engine API."""
-        from dvbuild import image
         from dvbuild.errors import UsageError
+        from dvbuild.image import build as image
         from dvbuild.package import discover, select
 
         settings = settings_for(repo)

@@ -66,8 +66,8 @@ def _in_git() -> bool:
 
 def run(report_dir: Path, *, pr: int | None, dry_run: bool, store: str | None,
         settings: Settings | None) -> int:
-    from dvbuild import report
     from dvbuild.commands import environ
+    from dvbuild.comment import markdown as report
 
     env = settings.environ if settings else environ()
     github = settings.github if settings else GitHubContext.from_environ(env)
@@ -205,7 +205,7 @@ def _write_summary(github: GitHubContext, text: str) -> None:
 
 def post(github: GitHubContext, target: Target, body: str) -> Any:
     from dvbuild.adapters.github import PullRequests
-    from dvbuild.report import MARKER
+    from dvbuild.comment.markdown import MARKER
 
     if target.number is None:
         raise UsageError("no pull request to comment on",

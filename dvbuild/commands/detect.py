@@ -1,6 +1,6 @@
 """`dvbuild detect`: which packages a push or pull request changed.
 
-The work and the output live in `dvbuild.detect_cli`, which `cli.main` also
+The work and the output live in `dvbuild.detect.cli`, which `cli.main` also
 calls directly (without typer) for speed; this module registers the same
 options so `--help` and usage errors look like every other command's.
 """
@@ -39,7 +39,7 @@ def detect_command(
     json_: bool = JSON_OPTION,
     repo: Path | None = REPO_OPTION,
 ) -> int:
-    from dvbuild.detect_cli import Options, run
+    from dvbuild.detect.cli import Options, run
 
     opts = Options(repo=str(repo) if repo else None, base=base, head=head,
                    event=str(event) if event else None, event_name=event_name, all_=all_,

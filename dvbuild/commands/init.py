@@ -80,7 +80,7 @@ def _roots(repo: Path | None) -> tuple[Path, Path] | None:
 def _check_unique(name: str, root: Path) -> None:
     from dvbuild import gitio
     from dvbuild.package import DESCRIPTOR
-    from dvbuild.validate import name_of
+    from dvbuild.validate.packages import name_of
 
     for rel in gitio.ls_files(root, f"*{DESCRIPTOR}", DESCRIPTOR):
         if name_of((root / rel).parent) == name:

@@ -120,7 +120,7 @@ def publish(folder: Path, store: str, catalog: str | None, environ: Mapping[str,
 
 
 def fail(environ: Mapping[str, str], report: dict[str, Any], problem: str) -> int:
-    from dvbuild import notify
+    from dvbuild.adapters import notify
     from dvbuild.notebooks.report import details
 
     console.log(f"error: {report['package']}: {problem}")

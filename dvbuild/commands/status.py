@@ -93,7 +93,7 @@ def _read_catalog(url: str, settings: Settings, names: list[str]) -> tuple[
 def package_status(package: Package, runs: list[dict[str, Any]],
                    doc: dict[str, Any] | None, now: datetime | None = None) -> dict[str, Any]:
     """One package's row (pure): schedule in words, next runs, last version and run."""
-    from dvbuild.schedule import cron_problem, describe, next_runs, timezone_problem
+    from dvbuild.validate.schedule import cron_problem, describe, next_runs, timezone_problem
 
     row: dict[str, Any] = {"name": package.name, "path": package.path,
                            "schedule": package.schedule, "timezone": package.timezone,

@@ -32,7 +32,7 @@ def validate_command(
     json_: bool = JSON_OPTION,
     repo: Path | None = REPO_OPTION,
 ) -> int:
-    from dvbuild.validate import validate
+    from dvbuild.validate.packages import validate
 
     settings, problems = _settings(repo)
     problems += validate(settings, list(paths or []), data=data)
@@ -70,7 +70,7 @@ def _settings(repo: Path | None) -> tuple[Settings, list[Problem]]:
 def _count(settings: Settings, paths: list[Path] | None) -> int:
     if paths:
         return len(paths)
-    from dvbuild.validate import descriptor_files
+    from dvbuild.validate.packages import descriptor_files
 
     return len(descriptor_files(settings.root))
 

@@ -21,7 +21,7 @@ def image_source(settings: Settings, image: str | None) -> Callable[[Package], s
             return image.replace("{name}", p.name)
         return given
     try:
-        from dvbuild.image import image_ref
+        from dvbuild.image.naming import image_ref
     except ImportError:
         return lambda p: _default_image(settings, p)
     return lambda p: str(image_ref(settings, p))
@@ -34,6 +34,6 @@ def _default_image(settings: Settings, package: Package) -> str:
 
 
 def _input_hash(settings: Settings, package: Package) -> str:
-    from dvbuild.inputs import input_hash
+    from dvbuild.detect.inputs import input_hash
 
     return input_hash(settings, package)

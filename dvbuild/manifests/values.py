@@ -106,7 +106,7 @@ def shape_problems(package: Package) -> list[Problem]:
 def _schedule(package: Package, values: Values) -> None:
     cron, tz = package.get("schedule"), package.get("timezone", DEFAULT_TIMEZONE)
     if not isinstance(cron, str) or not isinstance(tz, str):
-        from dvbuild.schedule import cron_problem, timezone_problem
+        from dvbuild.validate.schedule import cron_problem, timezone_problem
 
         for key, problem in (("schedule", cron_problem(cron)), ("timezone", timezone_problem(tz))):
             if problem:
@@ -123,7 +123,7 @@ def _schedule(package: Package, values: Values) -> None:
 @lru_cache(maxsize=4096)
 def _schedule_facts(cron: str, tz: str) -> tuple[str | None, str | None, str]:
     """(cron problem, timezone problem, in words); repos repeat a few schedules many times."""
-    from dvbuild.schedule import cron_problem, describe, timezone_problem
+    from dvbuild.validate.schedule import cron_problem, describe, timezone_problem
 
     cron_bad, tz_bad = cron_problem(cron), timezone_problem(tz)
     return cron_bad, tz_bad, "" if cron_bad or tz_bad else describe(cron, tz)

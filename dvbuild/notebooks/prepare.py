@@ -54,7 +54,7 @@ def _commit(settings: Settings, mode: str) -> str | None:
 
 
 def _input_hash(settings: Settings, package: Package, mode: str) -> str | None:
-    from dvbuild import inputs
+    from dvbuild.detect import inputs
 
     env = settings.environ.get("DVBUILD_INPUT_HASH") or None
     if mode == "run" and env:
@@ -68,7 +68,7 @@ def _input_hash(settings: Settings, package: Package, mode: str) -> str | None:
 def validation_problems(settings: Settings, package: Package, mode: str = "test") -> list[str]:
     """The package folder's problems as `dvbuild validate` reports them (one folder, no git
     needed, so it works inside an image), plus notebooks that do not exist."""
-    from dvbuild import validate
+    from dvbuild.validate import packages as validate
 
     problems: list[str] = []
     try:

@@ -191,7 +191,7 @@ def _digest(file: Path, algorithm: str) -> str | None:
 
 def _validate(folder: Path, resource: dict[str, Any]) -> list[str]:
     try:
-        from dvbuild.resources_check import data_errors
+        from dvbuild.validate.data import data_errors
 
         return data_errors(resource, folder, limit_rows=VALIDATE_ROWS, limit_errors=MAX_ERRORS)
     except ImportError:

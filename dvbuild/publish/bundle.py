@@ -122,7 +122,7 @@ def _name_and_semver(descriptor: Mapping[str, Any], display: str) -> tuple[str, 
 
 def _spec_problems(descriptor: Mapping[str, Any], display: str) -> list[Problem]:
     """What the Data Package spec says is wrong (dvbuild validate's check of it)."""
-    from dvbuild import spec
+    from dvbuild.validate import spec
 
     return [Problem(display, message, pointer, expected=expected)
             for pointer, message, expected in spec.problems(descriptor)]

@@ -333,7 +333,7 @@ def docker_base_image(docker_engine: str, docker_registry: str) -> str:
 
 @pytest.fixture(scope="session")
 def dvbuild_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from dvbuild.buildcontext import dvbuild_wheel
+    from dvbuild.image.context import dvbuild_wheel
 
     return dvbuild_wheel(tmp_path_factory.mktemp("wheel"))
 

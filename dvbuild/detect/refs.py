@@ -15,7 +15,7 @@ from dvbuild.errors import UsageError
 from dvbuild.settings import Settings
 
 if TYPE_CHECKING:
-    from dvbuild import events
+    from dvbuild.detect import events
 
 MAX_DEEPEN = 1024  # after --deepen 16, 32, ... 1024 comes one full fetch
 
@@ -49,7 +49,7 @@ def resolve(settings: Settings, *, base: str | None = None, head: str | None = N
         return _from_flags(cwd, base, head)
     path = event_path or (Path(settings.github.event_path) if settings.github.event_path else None)
     if path is not None:
-        from dvbuild import events
+        from dvbuild.detect import events
 
         payload = events.load(path)
         name = event_name or settings.github.event_name or events.infer_name(payload)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from dvbuild import console
-from dvbuild.detect import Detection, detect
+from dvbuild.detect.selection import Detection, detect
 from dvbuild.settings import Settings, load_settings
 
 MATRIX_LIMIT = 256  # jobs GitHub Actions runs from one matrix
@@ -60,7 +60,7 @@ def run(opts: Options, environ: Mapping[str, str]) -> int:
     settings = load_settings(Path(opts.repo) if opts.repo else None, environ=environ)
     console.configure(github_actions=settings.github.actions)
     if opts.since_published:
-        from dvbuild.since import since_published
+        from dvbuild.detect.since import since_published
 
         found = since_published(settings, opts.since_published, head=opts.head)
     else:

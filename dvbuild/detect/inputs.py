@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
 from dvbuild import gitio
-from dvbuild.globs import GlobSet, literal_prefix, problems
+from dvbuild.detect.globs import GlobSet, literal_prefix, problems
 from dvbuild.package import Package
 from dvbuild.settings import Settings
 from dvbuild.util import cmd_output, split_z
@@ -63,7 +63,7 @@ def _hashes(settings: Settings, packages: Sequence[Package], listing: Listing) -
 
 def _by_owner(listing: Listing, folders: set[str]) -> dict[str, Listing]:
     """Entries grouped by the package folder they lie in (packages do not nest)."""
-    from dvbuild.detect import owner
+    from dvbuild.detect.selection import owner
 
     grouped: dict[str, Listing] = {}
     for entry in listing:

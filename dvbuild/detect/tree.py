@@ -11,7 +11,8 @@ import json
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from dvbuild import gitio, globs
+from dvbuild import gitio
+from dvbuild.detect import globs
 from dvbuild.errors import ConfigError, Problem
 from dvbuild.package import DESCRIPTOR, NAME_RE, Package
 from dvbuild.settings import Settings

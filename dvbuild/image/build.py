@@ -1,44 +1,32 @@
-"""One Docker image per data package: choose and render the Dockerfile, assemble the
-build context, tag, and build through an `Engine` (adapters/docker.py).
+"""Building: skip an image whose content-hash tag exists, else build it through an
+`Engine` (adapters/docker.py implements it), then push every tag.
 
-The steps are split so a dry run is "plan and print": `plan()` is I/O on the
-repository only (git, files), `build_packages()` adds the engine.
-
-    target(settings, package) -> Target (tags: the input hash, the commit)
-    plan(settings, target, wheel) -> Plan (Dockerfile text, context files, labels)
-    context_tar(plan.files)  -> the tar the engine builds from (buildcontext.py)
-    build_one(...)           -> skip if the content-hash tag exists, else build (+ push)
+    build_packages(settings, packages) -> one BuildResult per package (a failure fails one)
+    build_one(...)  -> skip | build (+ push)
 """
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from dvbuild import __version__, console, gitio
-from dvbuild.buildcontext import (
-    ContextFile,
-    context_files,
+from dvbuild import console
+from dvbuild.errors import DvbuildError, PackageFailed, ServiceError, UsageError
+from dvbuild.image.context import (
     context_tar,
     dvbuild_wheel,
-    host_ca_bundle,
 )
-from dvbuild.errors import DvbuildError, PackageFailed, ServiceError, UsageError
-from dvbuild.inputs import input_hash, worktree_input_hash
+from dvbuild.image.naming import Target, extra_ref
+from dvbuild.image.plan import Plan, plan, target
 from dvbuild.package import Package
 from dvbuild.settings import Settings
 
-DEFAULT_EXTRAS = ("s3", "elastic")
 # Pushed with every image, pulled before every build: the package's own build cache
 # in the registry, so a fresh CI runner reuses the layers the last build made.
 CACHE_TAG = "buildcache"
-IMAGE_UID = 10001
 
 
 class Engine(Protocol):
@@ -61,40 +49,6 @@ class Engine(Protocol):
     def tag(self, image: str, ref: str) -> None: ...
 
     def push(self, ref: str, auth: Mapping[str, str] | None, log: Callable[[str], None]) -> None: ...
-
-
-@dataclass(frozen=True)
-class Target:
-    """What an image of a package is called, decided before anything is built."""
-
-    package: Package
-    repository: str  # registry/name
-    commit: str
-    input_hash: str
-    dirty: tuple[str, ...] = ()  # input files that differ from the commit
-
-    @property
-    def tags(self) -> list[str]:
-        """The content-hash tag first (what skips and jobs use), then the commit's."""
-        return [f"{self.repository}:{t}" for t in (self.input_hash, self.commit_tag)]
-
-    @property
-    def commit_tag(self) -> str:
-        return self.commit + ("-dirty" if self.dirty else "")
-
-
-@dataclass(frozen=True)
-class Plan:
-    target: Target
-    dockerfile: str
-    dockerfile_source: str  # "template" or the package's own Dockerfile (repo-relative)
-    files: tuple[ContextFile, ...]
-    labels: Mapping[str, str]
-
-    @property
-    def own(self) -> bool:
-        """A package's own Dockerfile gets labels and build args through the API."""
-        return self.dockerfile_source != "template"
 
 
 @dataclass
@@ -120,185 +74,6 @@ class BuildResult:
         return doc
 
 
-# ---- naming -----------------------------------------------------------------------
-
-
-def repository(settings: Settings, package: Package) -> str:
-    """`<registry>/<name>`, or just the name when dvbuild.yaml sets no registry."""
-    registry = (settings.config.registry or "").rstrip("/")
-    return f"{registry}/{package.name}" if registry else package.name
-
-
-def image_ref(settings: Settings, package: Package) -> str:
-    """The image a scheduled job runs: registry/name:<input hash at HEAD>."""
-    return f"{repository(settings, package)}:{input_hash(settings, package)}"
-
-
-def extra_ref(settings: Settings, package: Package, tag: str) -> str:
-    """--tag TAG: a plain tag goes on the package's repository, a full reference as is."""
-    return tag if ("/" in tag or ":" in tag) else f"{repository(settings, package)}:{tag}"
-
-
-# ---- the Dockerfile ---------------------------------------------------------------
-
-
-def docker_options(package: Package) -> dict[str, Any]:
-    """The package's `docker` object (not `image`: the Data Package spec owns that name)."""
-    value = package.get("docker", {})
-    return dict(value) if isinstance(value, dict) else {}
-
-
-def base_image(settings: Settings, package: Package) -> str:
-    """The package's `docker.base_image`, else dvbuild.yaml `base_image`."""
-    own = docker_options(package).get("base_image")
-    return str(own) if own else settings.config.base_image
-
-
-def extras(package: Package) -> list[str]:
-    """dvbuild extras installed in the image: `docker.extras`, else s3 + elastic (publish)."""
-    own = docker_options(package).get("extras")
-    return [str(e) for e in own] if isinstance(own, list) else list(DEFAULT_EXTRAS)
-
-
-def render_dockerfile(
-    *, name: str, path: str, base_image: str, wheel: str, extras: Sequence[str],
-    apt: bool, ca: bool, commit: str = "", input_hash: str = "",
-    labels: Mapping[str, str] | None = None, uid: int = IMAGE_UID,
-) -> str:
-    """The template rendered (pure: strings in, text out)."""
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())), keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined, autoescape=False,
-    )
-    env.filters["dockerquote"] = dockerquote
-    return env.get_template("Dockerfile.j2").render(
-        name=name, path=path, base_image=base_image, wheel=wheel, extras=list(extras),
-        apt=apt, ca=ca, uid=uid, dvbuild_version=__version__, commit=commit,
-        input_hash=input_hash, labels=dict(labels or {}),
-    )
-
-
-def dockerquote(value: str) -> str:
-    """A double-quoted Dockerfile word: no variable expansion, no line breaks."""
-    text = " ".join(str(value).split())
-    for char in ("\\", '"', "$"):
-        text = text.replace(char, "\\" + char)
-    return f'"{text}"'
-
-
-def templates_dir() -> Path:
-    import dvbuild
-
-    for candidate in (Path(dvbuild.__file__).parent / "templates",
-                      Path(dvbuild.__file__).parent.parent / "templates"):
-        if (candidate / "Dockerfile.j2").is_file():
-            return candidate
-    raise DvbuildError("dvbuild's templates folder is missing", hint="reinstall dvbuild")
-
-
-def choose_dockerfile(
-    settings: Settings, t: Target, *, wheel: str, ca: bool, labels: Mapping[str, str],
-) -> tuple[str, str]:
-    """(text, source): the package's own Dockerfile wins, else the template."""
-    package = t.package
-    own = package.folder / "Dockerfile"
-    if own.is_file():
-        return own.read_text(encoding="utf-8"), _rel(package, "Dockerfile")
-    text = render_dockerfile(
-        name=package.name, path=package.path, base_image=base_image(settings, package),
-        wheel=wheel, extras=extras(package), apt=(package.folder / "apt.txt").is_file(), ca=ca,
-        commit=t.commit, input_hash=t.input_hash, labels=labels,
-    )
-    return text, "template"
-
-
-def _rel(package: Package, name: str) -> str:
-    return name if package.path == "." else f"{package.path}/{name}"
-
-
-# ---- planning -----------------------------------------------------------------------
-
-
-def head_commit(settings: Settings) -> str:
-    """The commit being built: on a pull request the PR's head, not GitHub's merge commit."""
-    gh = settings.github
-    if gh.event_name and gh.event_name.startswith("pull_request") and gh.event_path:
-        try:
-            event = json.loads(Path(gh.event_path).read_text(encoding="utf-8"))
-            sha = event["pull_request"]["head"]["sha"]
-            if isinstance(sha, str) and sha:
-                return sha
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-    return gitio.rev_parse("HEAD", settings.git_root)
-
-
-def dirty_files(settings: Settings, package: Package) -> list[str]:
-    """Files of the package's inputs that differ from HEAD (not git-ignored)."""
-    from dvbuild.util import split_z
-
-    specs = [settings.prefix + (package.path if package.path != "." else "")]
-    specs += [settings.prefix + d for d in package.depends_on]
-    out = gitio.git("status", "--porcelain", "-z", "--untracked-files=all", "--no-renames", "--",
-                    *[f":(glob){s}" if "*" in s else s or "." for s in specs],
-                    cwd=settings.git_root)
-    return [entry[3:] for entry in split_z(out)]
-
-
-def source_url(settings: Settings) -> str:
-    gh = settings.github
-    if gh.repository:
-        return f"{gh.server_url.rstrip('/')}/{gh.repository}"
-    try:
-        url = gitio.git("config", "--get", "remote.origin.url", cwd=settings.git_root).decode()
-    except DvbuildError:
-        return ""
-    return re.sub(r"//[^/@]*@", "//", url.strip())  # never a token from the URL
-
-
-def labels(settings: Settings, package: Package, commit: str, digest: str) -> dict[str, str]:
-    oci = "org.opencontainers.image"
-    found = {
-        f"{oci}.source": source_url(settings),
-        f"{oci}.revision": commit,
-        f"{oci}.created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        f"{oci}.version": package.version,
-        f"{oci}.title": package.title,
-        f"{oci}.description": package.description,
-        "io.dvbuild.package": package.name,
-        "io.dvbuild.path": package.path,
-        "io.dvbuild.input-hash": digest,
-        "io.dvbuild.version": __version__,
-    }
-    return {k: v for k, v in found.items() if v}
-
-
-def target(settings: Settings, package: Package, commit: str | None = None) -> Target:
-    """Names for the image. With uncommitted inputs the hash is the working tree's
-    (so the tag still names the content) and the commit tag says `-dirty`."""
-    dirty = tuple(dirty_files(settings, package))
-    digest = worktree_input_hash(settings, package) if dirty else input_hash(settings, package)
-    return Target(
-        package=package, repository=repository(settings, package),
-        commit=commit or head_commit(settings), input_hash=digest, dirty=dirty,
-    )
-
-
-def plan(settings: Settings, t: Target, wheel: Path) -> Plan:
-    package = t.package
-    ca = host_ca_bundle(settings.environ)
-    found = labels(settings, package, t.commit, t.input_hash)
-    dockerfile, source = choose_dockerfile(settings, t, wheel=wheel.name, ca=ca is not None,
-                                           labels=found)
-    return Plan(
-        target=t, dockerfile=dockerfile, dockerfile_source=source,
-        files=tuple(context_files(settings, package, dockerfile, wheel, ca)), labels=found,
-    )
-
-
-# ---- building -----------------------------------------------------------------------
 
 
 def registry_auth(environ: Mapping[str, str]) -> dict[str, str] | None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from dvbuild import inputs, refs, tree
-from dvbuild.detect import Detection, check_nesting
+from dvbuild.detect import inputs, refs, tree
+from dvbuild.detect.selection import Detection, check_nesting
 from dvbuild.package import Package
 from dvbuild.settings import Settings
 

@@ -16,9 +16,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from dvbuild import jsonpos, spec
 from dvbuild.package import NAME_RE
-from dvbuild.schedule import cron_problem, timezone_problem
+from dvbuild.validate import positions as jsonpos
+from dvbuild.validate import spec
+from dvbuild.validate.schedule import cron_problem, timezone_problem
 
 Issue = spec.Issue
 DVBUILD_KEYS = ("schedule", "timezone", "notebooks", "parameters", "test_parameters", "timeout",

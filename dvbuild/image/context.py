@@ -99,7 +99,7 @@ def package_files(settings: Settings, package: Package) -> list[str]:
     """Monorepo-relative files of the package and of its depends_on globs (the globs
     `detect` and the input hash read): tracked or untracked-but-not-git-ignored, minus
     .dockerignore rules and ALWAYS_EXCLUDED."""
-    from dvbuild.globs import GlobSet, literal_prefix, problems
+    from dvbuild.detect.globs import GlobSet, literal_prefix, problems
 
     bad = {i for i, _ in problems(package.depends_on)}  # `dvbuild validate` reports them
     globs = [g for i, g in enumerate(package.depends_on) if i not in bad]

@@ -12,9 +12,10 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple, TypeVar
 
-from dvbuild import gitio, refs, tree
+from dvbuild import gitio
+from dvbuild.detect import refs, tree
+from dvbuild.detect.globs import GlobError, GlobSet
 from dvbuild.errors import ConfigError, Problem
-from dvbuild.globs import GlobError, GlobSet
 from dvbuild.package import DESCRIPTOR, Package, check_unique_names
 from dvbuild.settings import CONFIG_FILE, Settings
 

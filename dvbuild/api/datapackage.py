@@ -149,7 +149,7 @@ class Datapackage:
 
     def write(self) -> Path:
         """Validate the descriptor, then write it to OUTPUT/datapackage.json."""
-        from dvbuild.validate import descriptor_problems
+        from dvbuild.validate.packages import descriptor_problems
 
         target = self.output_dir / DESCRIPTOR
         problems = descriptor_problems(self.descriptor, str(target), self.output_dir,
@@ -171,7 +171,7 @@ class Datapackage:
 
 
 def _check_resource_name(name: str) -> None:
-    from dvbuild.validate import RESOURCE_NAME_RE
+    from dvbuild.validate.packages import RESOURCE_NAME_RE
 
     if not isinstance(name, str) or not RESOURCE_NAME_RE.match(name):
         raise ValueError(f"resource name {name!r}: expected lowercase letters, digits, "
@@ -225,7 +225,7 @@ def _existing_file(source: Path, target: Path,
         import shutil
 
         shutil.copyfile(source, target)
-    from dvbuild.resources_check import count_rows
+    from dvbuild.validate.data import count_rows
 
     return count_rows(target, target.suffix.lstrip(".")), None
 

@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from dvbuild import fields, jsonpos, spec
 from dvbuild.errors import ConfigError, Problem
 from dvbuild.package import DESCRIPTOR, parse_descriptor
 from dvbuild.settings import Settings
+from dvbuild.validate import fields, spec
+from dvbuild.validate import positions as jsonpos
 
 Issue = spec.Issue
 RESOURCE_NAME_RE = spec.RESOURCE_NAME_RE
@@ -168,6 +169,6 @@ def descriptor_problems(descriptor: Mapping[str, Any], file: str, folder: Path,
 
 def _data_problems(d: Mapping[str, Any], file: str, folder: Path) -> list[Problem]:
     """Read each resource's data with frictionless (only for `validate --data`)."""
-    from dvbuild import resources_check
+    from dvbuild.validate import data as resources_check
 
     return resources_check.check(d, file, folder)
