@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import itertools
+import subprocess
+import sys
+
 import pytest
+from pathspec import GitIgnoreSpec
 
 from dvbuild.detect.globs import GlobError, GlobSet, literal_prefix, match, problems
 
@@ -24,6 +29,9 @@ from dvbuild.detect.globs import GlobError, GlobSet, literal_prefix, match, prob
     ("spørring for år.sql", "pakker/x/spørring for år.sql"),
     ("a\\*b", "a*b"),
     ("lib", "shared/lib/x.py"),
+    ("#notes.txt", "#notes.txt"),  # a pattern, not a gitignore comment
+    ("[]]x", "]x"),
+    ("[!]a]x", "bx"),
 ])
 def test_matches(pattern: str, path: str) -> None:
     assert match(pattern, path)
@@ -47,7 +55,8 @@ def test_does_not_match(pattern: str, path: str) -> None:
     assert not match(pattern, path)
 
 
-@pytest.mark.parametrize("pattern", ["", "/", "!*.md", "a/[bc", "../x", "a/./b"])
+@pytest.mark.parametrize("pattern", ["", "/", "!*.md", "a/[bc", "../x", "a/./b", "a//b", "x\\",
+                                     "x ", " x", "[z-a]", "[]a"])
 def test_bad_patterns(pattern: str) -> None:
     with pytest.raises(GlobError):
         match(pattern, "x")
@@ -73,3 +82,23 @@ def test_problems_lists_index_and_reason() -> None:
         (1, "negation ('!') is not supported; list what should match instead"),
         (2, "is not a string"),
     ]
+
+
+def test_the_pre_check_never_hides_a_match() -> None:
+    """GlobSet skips pathspec when a pattern's plain text is missing from the path;
+    it must agree with pathspec on every path, also the ones pathspec matches."""
+    patterns = ["*.md", "**/*.md", "a/**/b", "shared/lib", "x[ab]y", "[!]a]x", "a\\*b",
+                "*/b", "dir/", "a?b", "**/a", "a/**", "[]-]x", "#c"]
+    paths = ["/".join(p) for n in range(1, 4)
+             for p in itertools.product(["a", "b", "x.md", "xay", "]x", "a*b", "dir", "#c"], repeat=n)]
+    for pattern in patterns:
+        spec, ours = GitIgnoreSpec.from_lines([pattern.replace("#", "\\#", 1)]), GlobSet([pattern])
+        for path in paths:
+            assert ours.matches(path) == spec.match_file(path), (pattern, path)
+
+
+def test_pathspec_is_imported_only_when_a_path_may_match() -> None:
+    code = ("import sys; from dvbuild.detect.globs import GlobSet; g = GlobSet(['**/*.md', 'shared/lib']);"
+            "assert not g.matches('packages/a/main.ipynb'); assert 'pathspec' not in sys.modules;"
+            "assert g.matches('packages/a/README.md'); assert 'pathspec' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -54,6 +54,13 @@ def dockerignore_patterns(text: str) -> list[str]:
     return patterns
 
 
+# .dockerignore is matched here, not by pathspec (which dvbuild's own globs use):
+# pathspec only knows gitignore, and Docker's patterns are Go's filepath.Match
+# plus `**`, with other meanings: every pattern is anchored at the context root
+# (`*.md` is top-level only; in gitignore it is any depth), `**` may sit inside a
+# segment and cross folders (`a**.txt` matches `a/b/c.txt`; gitignore reads `a*.txt`),
+# and patterns are filepath.Clean'ed, so `dir/` also matches a file `dir` (in
+# gitignore only a folder). Rewriting patterns into gitignore would not be faithful.
 def ignored(path: str, patterns: Iterable[str]) -> bool:
     """Docker's rule: the last matching pattern decides; a match on a parent counts."""
     result = False
