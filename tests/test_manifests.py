@@ -14,6 +14,12 @@ import yaml
 
 from dvbuild import manifests, schemas
 from dvbuild.errors import ConfigError
+from dvbuild.manifests.build import document
+from dvbuild.manifests.managed import managed_manifests
+from dvbuild.manifests.names import MAX_NAME
+from dvbuild.manifests.render import render, to_yaml
+from dvbuild.manifests.runtime import VAULT_MOUNT
+from dvbuild.manifests.spec import START_SLACK
 from dvbuild.package import Package
 from dvbuild.settings import GitHubContext, RepoConfig, Settings
 
@@ -52,6 +58,11 @@ def load(text: str) -> dict[str, Any]:
     return docs[0]
 
 
+def rendered(s: Settings, p: Package, image: str, kind: str) -> str:
+    return {"naisjob": manifests.render_naisjob, "cronjob": manifests.render_cronjob}[kind](
+        s, p, image)
+
+
 def check(text: str, kind: str) -> list[tuple[str, str]]:
     doc = load(text)
     validator = schemas.naisjob_validator() if kind == "naisjob" else schemas.cronjob_validator()
@@ -74,7 +85,7 @@ def test_naisjob_for_a_scheduled_package(tmp_path: Path) -> None:
     assert spec["schedule"] == "15 6 * * 1-5"
     assert spec["timeZone"] == "Europe/Oslo"
     assert spec["concurrencyPolicy"] == "Forbid"
-    assert spec["activeDeadlineSeconds"] == 1800 + manifests.START_SLACK
+    assert spec["activeDeadlineSeconds"] == 1800 + START_SLACK
     assert spec["resources"] == {"requests": {"cpu": "500m", "memory": "2Gi"},
                                  "limits": {"memory": "2Gi"}}
     assert {"name": "LEVEL", "value": "3"} in spec["env"]
@@ -101,9 +112,8 @@ def test_package_settings_override_the_repo_defaults(tmp_path: Path) -> None:
 
 def test_daily_macro_and_other_timezone(tmp_path: Path) -> None:
     p = package(tmp_path, schedule="@daily", timezone="America/New_York")
-    for kind, render in (("naisjob", manifests.render_naisjob),
-                         ("cronjob", manifests.render_cronjob)):
-        text = render(settings(tmp_path), p, "img")
+    for kind in manifests.KINDS:
+        text = rendered(settings(tmp_path), p, "img", kind)
         assert check(text, kind) == []
         spec = load(text)["spec"]
         assert (spec["schedule"], spec["timeZone"]) == ("@daily", "America/New_York")
@@ -113,9 +123,8 @@ def test_daily_macro_and_other_timezone(tmp_path: Path) -> None:
 def test_hostile_descriptions_stay_data(tmp_path: Path, description: str) -> None:
     p = package(tmp_path, title=description, description=description,
                 job={"env": {"NOTE": description}})
-    for kind, render in (("naisjob", manifests.render_naisjob),
-                         ("cronjob", manifests.render_cronjob)):
-        text = render(settings(tmp_path), p, "img")
+    for kind in manifests.KINDS:
+        text = rendered(settings(tmp_path), p, "img", kind)
         assert check(text, kind) == []
         doc = load(text)
         notes = doc["metadata"]["annotations"]
@@ -130,12 +139,14 @@ def test_random_text_round_trips(tmp_path: Path) -> None:
     alphabet = [chr(c) for c in (*range(0, 0x250), 0x2028, 0xFEFF, 0x1F600, 0x10FFFF)]
     for _ in range(200):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
-        assert yaml.safe_load("v: " + manifests.yaml_scalar(text)) == {"v": text}
+        written = to_yaml({"v": text, "w": {text: [text]}}, text)
+        assert written.isascii()
+        assert yaml.safe_load(written) == {"v": text, "w": {text: [text]}}
 
 
-def test_yaml_scalar_for_every_json_type() -> None:
-    for value in (None, True, 0, -5, 2**40, 1.0, "x", ["a", 1], {"k": "v"}):
-        assert yaml.safe_load("v: " + manifests.yaml_scalar(value)) == {"v": value}
+def test_every_json_type_round_trips() -> None:
+    for value in (None, True, 0, -5, 2**40, 1.5, "x", "yes", "0123", "", ["a", 1], {"k": "v"}):
+        assert yaml.safe_load(to_yaml({"v": value}, "f")) == {"v": value}
 
 
 @pytest.mark.parametrize("name", [
@@ -145,7 +156,7 @@ def test_yaml_scalar_for_every_json_type() -> None:
 def test_job_names_are_dns_labels(name: str) -> None:
     job = manifests.job_name(name)
     assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", job)
-    assert len(job) <= manifests.MAX_NAME <= 63
+    assert len(job) <= MAX_NAME <= 63
     assert manifests.job_name(name) == job
 
 
@@ -158,8 +169,7 @@ def test_job_names_stay_distinct() -> None:
 def test_odd_names_render_valid_manifests(tmp_path: Path) -> None:
     for name in ("under_score", "dotted.name", "n" * 80):
         for kind in manifests.KINDS:
-            text = manifests._render_checked(settings(tmp_path), package(tmp_path, name), "img",
-                                             kind)
+            text = rendered(settings(tmp_path), package(tmp_path, name), "img", kind)
             assert check(text, kind) == []
             assert load(text)["metadata"]["annotations"]["dvbuild/package"] == name
 
@@ -175,7 +185,7 @@ def test_secrets_are_references_never_values(tmp_path: Path) -> None:
     spec = load(text)["spec"]
     assert spec["envFrom"] == [{"secret": "arbeidsledighet"}]
     assert spec["vault"]["paths"] == [{"kvPath": "/kv/prod/db",
-                                       "mountPath": f"{manifests.VAULT_MOUNT}/kv/prod/db"}]
+                                       "mountPath": f"{VAULT_MOUNT}/kv/prod/db"}]
     assert {"name": "VAULT_ADDR", "value": "https://vault.example.com"} in spec["env"]
     assert {"name": "DVBUILD_CATALOG", "value": "https://es.example.com"} in spec["env"]
     hosts = {h["host"] for h in spec["accessPolicy"]["outbound"]["external"]}
@@ -199,10 +209,7 @@ def test_missing_team_names_both_places(tmp_path: Path) -> None:
 
 def problems_for(tmp_path: Path, kind: str, s: Settings | None = None,
                  **fields: Any) -> list[Any]:
-    s = s or settings(tmp_path)
-    values = manifests.job_values(s, package(tmp_path, **fields), "img", kind)
-    return values.problems or manifests.manifest_problems(manifests.render_text(values, kind),
-                                                          kind, values)
+    return render(s or settings(tmp_path), package(tmp_path, **fields), "img", kind).problems
 
 
 def test_schema_failures_point_at_their_source(tmp_path: Path) -> None:
@@ -311,32 +318,41 @@ def test_wrong_json_types_are_problems_not_crashes(tmp_path: Path) -> None:
         manifests.render_naisjob(settings(tmp_path), package(tmp_path, job=[1]), "img")
 
 
-@pytest.mark.parametrize("text", [
-    "a: 1\nb: [x, 'y', \"z\"]\nc: {d: null, e: true, f: ~}\n",
-    "n: 0x1F\nm: 1_000\nyes_: yes\nf: 1.5\nt: 2001-12-14\n",
-    "base: &b {x: 1}\nother:\n  <<: *b\n  y: 2\n",
-    "a: 1\na: 2\n",
-    "? [k]\n: v\n",
-    "",
-    "- !!binary aGk=\n",
-])
-def test_quick_yaml_load_equals_safe_load(text: str) -> None:
-    try:
-        expected = yaml.safe_load(text)
-    except yaml.YAMLError:
-        with pytest.raises(yaml.YAMLError):
-            manifests.load_yaml(text)
-        return
-    assert manifests.load_yaml(text) == expected
-
-
-def test_quick_yaml_load_of_rendered_manifests(tmp_path: Path) -> None:
+def test_written_text_is_the_checked_document(tmp_path: Path) -> None:
+    s = settings(tmp_path, store="s3://b/p")
     for description in HOSTILE:
         p = package(tmp_path, description=description, secrets={"A": "vault:kv/x#y"},
                     job={"env": {"N": description}})
         for kind in manifests.KINDS:
-            text = manifests._render_checked(settings(tmp_path, store="s3://b/p"), p, "img", kind)
-            assert manifests.load_yaml(text) == yaml.safe_load(text)
+            built = document(manifests.job_values(s, p, "img", kind), kind)
+            text = rendered(s, p, "img", kind)
+            assert yaml.safe_load(text) == built  # what was checked is what is written
+            assert text.startswith('# Rendered by dvbuild from "packages/arbeidsledighet/'
+                                   'datapackage.json"; do not edit')
+
+
+def test_json_numbers_are_written_as_json_reads_them(tmp_path: Path) -> None:
+    p = package(tmp_path, job={"backoff_limit": 2.0, "ttl": 60.0, "env": {"F": 2.0}})
+    spec = load(manifests.render_naisjob(settings(tmp_path), p, "img"))["spec"]
+    assert spec["backoffLimit"] == 2 and isinstance(spec["backoffLimit"], int)
+    assert spec["ttlSecondsAfterFinished"] == 60
+    assert {"name": "F", "value": "2.0"} in spec["env"]  # env values are text, as given
+
+
+@pytest.mark.parametrize("kind", manifests.KINDS)
+def test_managed_reads_the_package_line_and_nothing_posing_as_it(tmp_path: Path,
+                                                                 kind: str) -> None:
+    posing = '\n    dvbuild/package: evil\n    "dvbuild/package": "evil"\n'
+    p = package(tmp_path, "real", title=posing, description=posing, job={"env": {"NOTE": posing}})
+    text = rendered(settings(tmp_path), p, "img", kind)
+    assert [line for line in text.splitlines() if "dvbuild/package:" in line][0] == \
+        "    dvbuild/package: real"
+    (tmp_path / "a.yaml").write_text(text)
+    # as the jinja templates of earlier versions wrote it
+    (tmp_path / "b.yaml").write_text('metadata:\n  labels:\n    app.kubernetes.io/managed-by: '
+                                     'dvbuild\n  annotations:\n    "dvbuild/package": "old"\n')
+    assert managed_manifests(tmp_path) == {"real": [tmp_path / "a.yaml"],
+                                           "old": [tmp_path / "b.yaml"]}
 
 
 def _mutations(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -375,7 +391,7 @@ def test_compiled_validators_agree_with_jsonschema(tmp_path: Path, kind: str) ->
 
     p = package(tmp_path, secrets={"T": "env:TOKEN", "DB": "vault:kv/db#pw"},
                 job={"resources": {"cpu": 1, "memory": "1Gi"}, "env": {"A": 1}})
-    doc = load(manifests._render_checked(settings(tmp_path, store="s3://b/p"), p, "img", kind))
+    doc = load(rendered(settings(tmp_path, store="s3://b/p"), p, "img", kind))
     fast = compiled.load(kind, tmp_path / "cache")
     full = schemas.naisjob_validator() if kind == "naisjob" else schemas.cronjob_validator()
     mutations = _mutations(doc)

@@ -1,46 +1,37 @@
 """Schedules → manifests: one NAIS Naisjob (or plain CronJob) per scheduled package.
 
-    package + settings --values.job_values()--> values --render (template)--> YAML text
-        --check (safe YAML load + schema)--> checked --files (write)--> OUT/<job name>.yaml
+    settings + package --values.job_values()--> Values (one record; where each setting
+        came from) --build.document()--> dict --check (schema)--> --render (YAML text)-->
+        --files (write, prune)--> OUT/<job name>.yaml
 
+- `pick`      a job setting (`job.<key>`, else dvbuild.yaml `naisjob.<key>`, else a
+              default) and `Notes`: each setting's origin, the problems found
+- `spec`, `runtime`, `access`   the parts of a job: retries, deadlines, resources
+              (`JobSpec`); env and secret references (`Runtime`); outbound hosts
+- `images`    which image a job runs (`dvbuild.image.naming.image_ref`, or `--image`)
+- `values`    settings + package → `Values`, built from the parts (pure)
+- `build`     `Values` → the Naisjob / CronJob as a plain dict (pure)
+- `check`     the dict against its schema (`dvbuild.schemas`), problems traced to their source
+- `render`    build + check + `yaml.dump` (safe representers) behind a header comment:
+              `render_naisjob`/`render_cronjob` (pure)
+- `files`     `render_packages`/`render_all`: render, write, prune; `managed` finds the
+              manifests dvbuild wrote (by label and annotation)
 - `names`     job names (DNS-1123 labels) and the marks on dvbuild's manifests
-- `values`    settings + package → the template's values (pure), helped by `spec`
-              (retries, deadlines, resources), `runtime` (env, secret references)
-              and `access` (outbound hosts); `images` picks the image reference
-- `yamltext`  YAML-safe scalars out (the templates' `finalize`), quick safe load in
-- `render`    the jinja templates: `render_naisjob`/`render_cronjob` (pure)
-- `check`     parse back + schema validation (`dvbuild.schemas`)
-- `files`     `render_packages`/`render_all`: validate, write, prune; `managed`
-              finds the manifests dvbuild wrote
 
-Values reach the YAML only through `yaml_scalar`, so nothing a datapackage.json says
-can change the manifest's structure. A manifest that fails its schema is bad input
+Values are placed in the dict, never pasted into text, so nothing a datapackage.json
+says can change the manifest's structure. A manifest that fails its schema is bad input
 (exit 2), reported against the file and field it came from.
 """
 
 from __future__ import annotations
 
-from dvbuild.manifests.check import manifest_problems
 from dvbuild.manifests.files import RenderResult, render_all, render_packages
-from dvbuild.manifests.images import IMAGE_RE
 from dvbuild.manifests.managed import managed_manifests
-from dvbuild.manifests.names import KINDS, MANAGED_BY, MAX_NAME, PACKAGE_KEY, job_name
-from dvbuild.manifests.render import (
-    _render_checked,
-    render_cronjob,
-    render_naisjob,
-    render_text,
-    template_dir,
-)
-from dvbuild.manifests.runtime import ENV_NAME, VAULT_MOUNT
-from dvbuild.manifests.spec import DEFAULTS, START_SLACK
-from dvbuild.manifests.values import MAX_ANNOTATION, Values, job_values, shape_problems
-from dvbuild.manifests.yamltext import load_yaml, yaml_scalar
+from dvbuild.manifests.names import KINDS, job_name
+from dvbuild.manifests.render import render_cronjob, render_naisjob
+from dvbuild.manifests.values import Values, job_values
 
 __all__ = [
-    "DEFAULTS", "ENV_NAME", "IMAGE_RE", "KINDS", "MANAGED_BY", "MAX_ANNOTATION", "MAX_NAME",
-    "PACKAGE_KEY", "START_SLACK", "VAULT_MOUNT", "RenderResult", "Values", "_render_checked",
-    "job_name", "job_values", "load_yaml", "managed_manifests", "manifest_problems",
-    "render_all", "render_cronjob", "render_naisjob", "render_packages", "render_text",
-    "shape_problems", "template_dir", "yaml_scalar",
+    "KINDS", "RenderResult", "Values", "job_name", "job_values", "managed_manifests",
+    "render_all", "render_cronjob", "render_naisjob", "render_packages",
 ]

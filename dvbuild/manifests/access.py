@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from dvbuild.manifests.pick import Notes, Picker
 from dvbuild.settings import Settings
 
-if TYPE_CHECKING:
-    from dvbuild.manifests.values import Picker, Values
 
-
-def hosts(settings: Settings, pick: Picker, values: Values) -> list[dict[str, Any]]:
+def hosts(settings: Settings, pick: Picker, notes: Notes) -> list[dict[str, Any]]:
     """The hosts a production run talks to: store, catalog, Vault, webhook, `outbound`.
     `webhook` may be a URL, but only its host is used: the URL often holds a token."""
     urls: list[str] = []
@@ -22,7 +20,7 @@ def hosts(settings: Settings, pick: Picker, values: Values) -> list[dict[str, An
     urls += [settings.config.catalog or "", str(settings.config.vault.get("address") or "")]
     extra = pick("outbound", [])
     if not isinstance(extra, list):
-        values.problem("outbound", f"outbound is {extra!r}", expected="a list of host names")
+        notes.problem("outbound", f"outbound is {extra!r}", expected="a list of host names")
         extra = []
     webhook = pick("webhook")
     extra = [*extra, webhook] if webhook else extra

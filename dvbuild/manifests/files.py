@@ -10,12 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from dvbuild.errors import ConfigError, Problem, UsageError
-from dvbuild.manifests.check import manifest_problems
 from dvbuild.manifests.images import IMAGE_RE, image_source
 from dvbuild.manifests.managed import managed_manifests
 from dvbuild.manifests.names import KINDS, job_name
-from dvbuild.manifests.render import render_text
-from dvbuild.manifests.values import job_values
+from dvbuild.manifests.render import render
 from dvbuild.package import Package
 from dvbuild.settings import Settings
 
@@ -73,9 +71,7 @@ def _render_one(settings: Settings, package: Package, out: Path, kind: str,
     if not package.schedule:
         result.skipped.append(package.name)
         return None
-    values = job_values(settings, package, images(package), kind)
-    text = "" if values.problems else render_text(values, kind)
-    problems = values.problems or manifest_problems(text, kind, values)
+    values, text, problems = render(settings, package, images(package), kind)
     if problems:
         result.problems.extend(problems)
         return path  # an invalid change keeps the last good manifest
@@ -86,8 +82,8 @@ def _render_one(settings: Settings, package: Package, out: Path, kind: str,
         os.replace(tmp, path)
     result.written.append(path)
     result.manifests.append({"package": package.name, "path": str(path), "kind": kind,
-                             "name": values.data["name"], "schedule": package.schedule,
-                             "timezone": package.timezone, "image": values.data["image"]})
+                             "name": values.name, "schedule": package.schedule,
+                             "timezone": package.timezone, "image": values.image})
     return path
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from dvbuild.detect.inputs import input_hash
+from dvbuild.image.naming import image_ref
 from dvbuild.package import Package
 from dvbuild.settings import Settings
 
@@ -17,23 +19,7 @@ def image_source(settings: Settings, image: str | None) -> Callable[[Package], s
     if image is not None:
         def given(p: Package) -> str:
             if "{hash}" in image:
-                return image.replace("{name}", p.name).replace("{hash}", _input_hash(settings, p))
+                return image.replace("{name}", p.name).replace("{hash}", input_hash(settings, p))
             return image.replace("{name}", p.name)
         return given
-    try:
-        from dvbuild.image.naming import image_ref
-    except ImportError:
-        return lambda p: _default_image(settings, p)
-    return lambda p: str(image_ref(settings, p))
-
-
-def _default_image(settings: Settings, package: Package) -> str:
-    registry = (settings.config.registry or "").rstrip("/")
-    ref = f"{package.name}:{_input_hash(settings, package)}"
-    return f"{registry}/{ref}" if registry else ref
-
-
-def _input_hash(settings: Settings, package: Package) -> str:
-    from dvbuild.detect.inputs import input_hash
-
-    return input_hash(settings, package)
+    return lambda p: image_ref(settings, p)

@@ -1,57 +1,81 @@
-"""Values → manifest text through the jinja templates in `templates/` (pure).
+"""Values → manifest dict (`build`) → checked (`check`) → YAML text (pure).
 
-The environment's `finalize` is `yaml_scalar`, so every `{{ value }}` is written as a
-YAML-safe scalar; templates come from files only, package text is never template source.
+The text is `yaml.dump` with PyYAML's safe representers (libyaml's emitter where it is
+installed), keys in the order built, after a header comment naming the source file.
+A string holding a line break is written double-quoted with escapes, and lines are
+never folded, so every key sits on its own line: `managed` finds the package
+annotation by line, and the output stays ASCII.
 """
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from dvbuild.errors import ConfigError
+from dvbuild.errors import ConfigError, Problem
+from dvbuild.manifests.build import document
+from dvbuild.manifests.check import manifest_problems
 from dvbuild.manifests.values import Values, job_values
-from dvbuild.manifests.yamltext import yaml_scalar
 from dvbuild.package import Package
 from dvbuild.settings import Settings
 
-
-def template_dir() -> Path:
-    """`templates/` as shipped in the wheel (dvbuild/templates), else in the source tree."""
-    import dvbuild
-
-    shipped = Path(dvbuild.__file__).parent / "templates"
-    return shipped if shipped.is_dir() else Path(dvbuild.__file__).parent.parent / "templates"
+HEADER = "# Rendered by dvbuild from {source}; do not edit, re-run `dvbuild render`.\n"
+_BREAKS = frozenset("\n\r\x85\u2028\u2029")
 
 
-@lru_cache(maxsize=4)
-def _template(kind: str) -> Any:
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(template_dir()), undefined=jinja2.StrictUndefined,
-        autoescape=False, finalize=yaml_scalar, keep_trailing_newline=True,
-    )
-    return env.get_template(f"{kind}.yaml.j2")
+class Rendered(NamedTuple):
+    values: Values
+    text: str  # "" when there are problems
+    problems: list[Problem]
 
 
-def render_text(values: Values, kind: str) -> str:
-    return str(_template(kind).render(**values.data))
+def render(settings: Settings, package: Package, image: str, kind: str) -> Rendered:
+    """One package's manifest of `kind`, checked; problems are returned, not raised."""
+    values = job_values(settings, package, image, kind)
+    if values.problems:
+        return Rendered(values, "", values.problems)
+    manifest = document(values, kind)
+    problems = manifest_problems(manifest, kind, values)
+    return Rendered(values, "" if problems else to_yaml(manifest, values.descriptor_file),
+                    problems)
 
 
 def render_naisjob(settings: Settings, package: Package, image: str) -> str:
-    """The Naisjob YAML for one package (not validated; raises on bad settings)."""
-    return _render_checked(settings, package, image, "naisjob")
+    """The Naisjob YAML for one package; raises ConfigError (exit 2) if it is invalid."""
+    return _checked(render(settings, package, image, "naisjob"))
 
 
 def render_cronjob(settings: Settings, package: Package, image: str) -> str:
-    """The batch/v1 CronJob YAML for one package (not validated; raises on bad settings)."""
-    return _render_checked(settings, package, image, "cronjob")
+    """The batch/v1 CronJob YAML for one package; raises ConfigError if it is invalid."""
+    return _checked(render(settings, package, image, "cronjob"))
 
 
-def _render_checked(settings: Settings, package: Package, image: str, kind: str) -> str:
-    values = job_values(settings, package, image, kind)
-    if values.problems:
-        raise ConfigError(values.problems)
-    return render_text(values, kind)
+def _checked(rendered: Rendered) -> str:
+    if rendered.problems:
+        raise ConfigError(rendered.problems)
+    return rendered.text
+
+
+def to_yaml(manifest: dict[str, Any], source: str) -> str:
+    import yaml
+
+    header = HEADER.format(source=json.dumps(source))  # JSON-quoted: no line break gets out
+    return header + yaml.dump(manifest, Dumper=_dumper(), sort_keys=False, allow_unicode=False,
+                              width=1 << 30)
+
+
+@lru_cache(maxsize=1)
+def _dumper() -> Any:
+    import yaml
+
+    class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+        def ignore_aliases(self, data: Any) -> bool:
+            return True  # a list used twice is written twice, not as an anchor and alias
+
+    def text(dumper: Any, value: str) -> Any:
+        style = '"' if not _BREAKS.isdisjoint(value) else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return Dumper

@@ -3,26 +3,34 @@ Only references reach a manifest; values are resolved in the pod when it runs.""
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
+from dvbuild import secrets
 from dvbuild.manifests.access import s3_endpoint
+from dvbuild.manifests.pick import Notes, Picker
 from dvbuild.manifests.spec import names
 from dvbuild.package import Package
 from dvbuild.settings import Settings
 
-if TYPE_CHECKING:
-    from dvbuild.manifests.values import Picker, Values
-
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENV_NAME = secrets.ENV_NAME_RE  # the one env-name rule
 VAULT_MOUNT = "/var/run/secrets/nais.io/vault"
 
 
-def environment(settings: Settings, package: Package, pick: Picker, values: Values) -> None:
-    env = _plain_env(pick("env", {}), package, values)
+@dataclass(frozen=True)
+class Runtime:
+    env: list[dict[str, str]] = field(default_factory=list)  # [{name, value}]
+    env_from: list[str] = field(default_factory=list)  # Secret names
+    vault_paths: list[dict[str, str]] = field(default_factory=list)  # [{kv_path, mount_path}]
+
+
+def environment(settings: Settings, package: Package, pick: Picker, notes: Notes,
+                job: str) -> Runtime:
+    """Env, the Secrets it comes from (`job`'s own by default) and Vault paths to mount."""
+    env = _plain_env(pick("env", {}), package, notes)
     env_names = {e["name"] for e in env}
-    refs_env, vault_paths = _secret_refs(package, values)
+    refs_env, vault_paths = _secret_refs(package, notes)
     runtime = {"DVBUILD_STORE": settings.config.store, "DVBUILD_CATALOG": settings.config.catalog,
                "VAULT_ADDR": settings.config.vault.get("address") if vault_paths else None,
                "AWS_ENDPOINT_URL": s3_endpoint(settings)}
@@ -31,32 +39,31 @@ def environment(settings: Settings, package: Package, pick: Picker, values: Valu
     # credentials (S3, catalog, webhook URL, `env:` secrets) come from one Secret per job
     needs = refs_env or runtime["AWS_ENDPOINT_URL"] or _scheme(settings.config.store) == "s3" \
         or _scheme(settings.config.catalog) in ("http", "https") or pick("webhook")
-    env_from = names(pick("env_from", [values.data["name"]] if needs else []), "env_from",
-                     values)
-    values.data.update(env=env, env_from=env_from, vault_paths=vault_paths)
+    env_from = names(pick("env_from", [job] if needs else []), "env_from", notes)
+    return Runtime(env=env, env_from=env_from, vault_paths=vault_paths)
 
 
 def _scheme(url: str | None) -> str:
     return urlsplit(url or "").scheme
 
 
-def _plain_env(spec: Any, package: Package, values: Values) -> list[dict[str, str]]:
+def _plain_env(spec: Any, package: Package, notes: Notes) -> list[dict[str, str]]:
     if isinstance(spec, list):  # [{name, value}] as in Kubernetes
         spec = {e.get("name"): e.get("value") for e in spec if isinstance(e, dict)}
     if not isinstance(spec, dict):
-        values.problem("env", f"env is {spec!r}", expected="a mapping NAME: value")
+        notes.problem("env", f"env is {spec!r}", expected="a mapping NAME: value")
         return []
     env = []
     for name, value in spec.items():
         if not isinstance(name, str) or not ENV_NAME.match(name):
-            values.problem("env", f"env name {name!r} is not valid",
-                           expected="letters, digits and '_', not starting with a digit")
+            notes.problem("env", f"env name {name!r} is not valid",
+                          expected="letters, digits and '_', not starting with a digit")
         elif name in package.secrets:
-            values.problem("env", f"{name} is both a plain env value and a secret",
-                           expected="each name in either job.env or secrets")
+            notes.problem("env", f"{name} is both a plain env value and a secret",
+                          expected="each name in either job.env or secrets")
         elif isinstance(value, dict | list):
-            values.problem("env", f"env {name} is {type(value).__name__}",
-                           expected="a string, number or boolean")
+            notes.problem("env", f"env {name} is {type(value).__name__}",
+                          expected="a string, number or boolean")
         else:
             env.append({"name": name, "value": _env_text(value)})
     return env
@@ -68,23 +75,23 @@ def _env_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _secret_refs(package: Package, values: Values) -> tuple[list[str], list[dict[str, str]]]:
+def _secret_refs(package: Package, values: Notes) -> tuple[list[str], list[dict[str, str]]]:
     """Names of `env:` secrets (given to the pod by a Secret), and Vault paths to mount.
     Only references appear in the manifest; values are resolved in the pod at run time."""
     env_refs: list[str] = []
     paths: dict[str, dict[str, str]] = {}
     for name, ref in package.secrets.items():
         values.origins[f"secret:{name}"] = (package.descriptor_file, f"/secrets/{name}")
-        text = ref if isinstance(ref, str) else ""
-        if text.startswith("env:") and ENV_NAME.match(text[4:]):
-            env_refs.append(text[4:])
-        elif text.startswith("vault:") and "#" in text and text[6:].split("#")[0].strip("/"):
-            kv = text[6:].split("#")[0].strip("/")
-            paths[kv] = {"kv_path": f"/{kv}", "mount_path": f"{VAULT_MOUNT}/{kv}"}
+        try:
+            parsed = secrets.parse(ref)  # the grammar `validate` and `run` apply too
+        except secrets.SecretError as e:  # its message never echoes the reference
+            values.problem(f"secret:{name}", f"secret {name}: {e.message}", expected=secrets.FORMS)
+            continue
+        if parsed.scheme == "env":
+            env_refs.append(parsed.path)
         else:
-            # never echo it: a malformed reference may well be the secret itself
-            values.problem(f"secret:{name}", f"secret {name} is not a reference",
-                           expected="'vault:<path>#<key>' or 'env:<NAME>'")
+            kv = parsed.path
+            paths[kv] = {"kv_path": f"/{kv}", "mount_path": f"{VAULT_MOUNT}/{kv}"}
     return env_refs, list(paths.values())
 
 

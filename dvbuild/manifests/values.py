@@ -1,9 +1,7 @@
-"""Settings + package → the values a manifest template shows (pure: nothing is written).
-
-A job setting is the package's `job.<key>`, else `naisjob.<key>` in dvbuild.yaml,
-else a default; each value remembers where it came from, so a manifest that fails
-its schema is reported against the file and field to fix. Problems are collected,
-never raised, so one run reports them all.
+"""Settings + package → one package's job values, the record the manifest builders take
+(pure: nothing is written). The helpers each decide a part: `spec` (retries, deadlines,
+resources), `runtime` (env, secret references), `access` (outbound hosts); `pick` finds
+each setting and notes where it came from.
 """
 
 from __future__ import annotations
@@ -16,72 +14,59 @@ from dvbuild.errors import Problem
 from dvbuild.manifests.access import hosts
 from dvbuild.manifests.images import IMAGE_RE
 from dvbuild.manifests.names import PACKAGE_KEY, job_name
-from dvbuild.manifests.runtime import environment
-from dvbuild.manifests.spec import job_settings, resources
+from dvbuild.manifests.pick import Notes, Picker
+from dvbuild.manifests.runtime import Runtime, environment
+from dvbuild.manifests.spec import JobSpec, job_spec, resources
 from dvbuild.package import DEFAULT_TIMEZONE, Package
 from dvbuild.settings import CONFIG_FILE, Settings
 
 MAX_ANNOTATION = 2000
 
 
-@dataclass
+@dataclass(frozen=True)
 class Values:
-    """What a template needs, plus where each setting came from (for error messages)."""
+    """One package's job as its manifest shows it, and where each setting came from (for
+    error messages). With `problems`, the fields may be incomplete: nothing is rendered."""
 
-    data: dict[str, Any] = field(default_factory=dict)
+    descriptor_file: str
+    name: str = ""
+    image: str = ""
+    schedule: str = ""
+    timezone: str = ""
+    team: Any = None
+    namespace: Any = None
+    annotations: dict[str, str] = field(default_factory=dict)
+    job: JobSpec = field(default_factory=JobSpec)
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    runtime: Runtime = field(default_factory=Runtime)
+    hosts: list[dict[str, Any]] = field(default_factory=list)
     origins: dict[str, tuple[str, str]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
-    def problem(self, key: str, message: str, expected: str = "") -> None:
-        file, pointer = self.origins[key]
-        self.problems.append(Problem(file, message, pointer=pointer, expected=expected))
-
-
-class Picker:
-    """A job setting: the package's `job.<key>`, else dvbuild.yaml `naisjob.<key>`, else a default."""
-
-    def __init__(self, settings: Settings, package: Package, values: Values) -> None:
-        self.job = package.job
-        self.naisjob = dict(settings.config.naisjob)
-        self.file = package.descriptor_file
-        self.values = values
-
-    def __call__(self, key: str, default: Any = None, *, name: str | None = None) -> Any:
-        name = name or key
-        if self.job.get(key) is not None:
-            self.values.origins[name] = (self.file, f"/job/{key}")
-            return self.job[key]
-        self.values.origins[name] = (CONFIG_FILE, f"/naisjob/{key}")
-        if self.naisjob.get(key) is not None:
-            return self.naisjob[key]
-        self.values.origins[name] = (self.file, f"/job/{key}")
-        return default
-
 
 def job_values(settings: Settings, package: Package, image: str, kind: str = "naisjob") -> Values:
-    """Everything the templates show for one package; problems are collected, not raised."""
-    values = Values(problems=shape_problems(package))
+    """Everything a manifest shows for one package; problems are collected, not raised."""
     file = package.descriptor_file
-    if values.problems:  # the typed accessors below would fail on these
-        values.data["descriptor_file"] = file
-        return values
-    pick = Picker(settings, package, values)
-    v = values.data
-    values.origins.update(schedule=(file, "/schedule"), timezone=(file, "/timezone"),
-                          active_deadline=(file, "/timeout"), image=(CONFIG_FILE, "/registry"))
-    v.update(name=job_name(package.name), descriptor_file=file, image=image,
-             schedule=package.schedule, timezone=package.timezone)
-    _schedule(package, values)
+    shapes = shape_problems(package)
+    if shapes:  # the typed accessors below would fail on these
+        return Values(descriptor_file=file, problems=shapes)
+    notes = Notes(origins={"schedule": (file, "/schedule"), "timezone": (file, "/timezone"),
+                           "active_deadline": (file, "/timeout"), "image": (CONFIG_FILE, "/registry")})
+    pick = Picker(settings, package, notes)
+    words = _schedule(package, notes)
     if not IMAGE_RE.match(image):
-        values.problem("image", f"image reference {image!r} is not valid",
-                       expected="registry/name:tag without spaces")
-    _team(pick, values, required=kind == "naisjob")
-    job_settings(pick, package, values)
-    v["resources"] = resources(pick("resources", {}), values)
-    environment(settings, package, pick, values)
-    v["hosts"] = hosts(settings, pick, values)
-    v["annotations"] = _annotations(package, values)
-    return values
+        notes.problem("image", f"image reference {image!r} is not valid",
+                      expected="registry/name:tag without spaces")
+    team, namespace = _team(pick, notes, required=kind == "naisjob")
+    name = job_name(package.name)
+    job = job_spec(pick, package, notes)
+    amounts = resources(pick("resources", {}), notes)
+    runtime = environment(settings, package, pick, notes, name)
+    return Values(
+        descriptor_file=file, name=name, image=image, schedule=package.schedule or "",
+        timezone=package.timezone, team=team, namespace=namespace,
+        annotations=_annotations(package, words), job=job, resources=amounts, runtime=runtime,
+        hosts=hosts(settings, pick, notes), origins=notes.origins, problems=notes.problems)
 
 
 _SHAPES: dict[str, tuple[tuple[type, ...], str]] = {
@@ -103,21 +88,22 @@ def shape_problems(package: Package) -> list[Problem]:
     return problems
 
 
-def _schedule(package: Package, values: Values) -> None:
+def _schedule(package: Package, notes: Notes) -> str:
+    """The schedule in words ("" if it has a problem)."""
     cron, tz = package.get("schedule"), package.get("timezone", DEFAULT_TIMEZONE)
     if not isinstance(cron, str) or not isinstance(tz, str):
         from dvbuild.validate.schedule import cron_problem, timezone_problem
 
         for key, problem in (("schedule", cron_problem(cron)), ("timezone", timezone_problem(tz))):
             if problem:
-                values.problem(key, problem)
-        return
+                notes.problem(key, problem)
+        return ""
     cron_bad, tz_bad, words = _schedule_facts(cron, tz)
     if cron_bad:
-        values.problem("schedule", cron_bad)
+        notes.problem("schedule", cron_bad)
     if tz_bad:
-        values.problem("timezone", tz_bad)
-    values.data["words"] = words
+        notes.problem("timezone", tz_bad)
+    return words
 
 
 @lru_cache(maxsize=4096)
@@ -129,21 +115,22 @@ def _schedule_facts(cron: str, tz: str) -> tuple[str | None, str | None, str]:
     return cron_bad, tz_bad, "" if cron_bad or tz_bad else describe(cron, tz)
 
 
-def _team(pick: Picker, values: Values, *, required: bool) -> None:
+def _team(pick: Picker, notes: Notes, *, required: bool) -> tuple[Any, Any]:
+    """(team, namespace): the namespace defaults to the team's."""
     team = pick("team")
     namespace = pick("namespace") or team
     if required and not team:
-        values.problem("team", "no team for the Naisjob",
-                       expected=f"job.team here or naisjob.team in {CONFIG_FILE}")
-    values.data.update(team=team, namespace=namespace)
+        notes.problem("team", "no team for the Naisjob",
+                      expected=f"job.team here or naisjob.team in {CONFIG_FILE}")
+    return team, namespace
 
 
-def _annotations(package: Package, values: Values) -> dict[str, str]:
+def _annotations(package: Package, words: str) -> dict[str, str]:
     notes = {PACKAGE_KEY: package.name, "dvbuild/path": package.path,
              "dvbuild/title": package.title[:MAX_ANNOTATION],
              "dvbuild/description": package.description[:MAX_ANNOTATION]}
-    if values.data.get("words"):
-        notes["dvbuild/schedule"] = values.data["words"]
+    if words:
+        notes["dvbuild/schedule"] = words
     if package.secrets:
         notes["dvbuild/secrets"] = ", ".join(sorted(package.secrets))
     return notes
