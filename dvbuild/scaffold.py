@@ -10,18 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dvbuild import templating
 from dvbuild.errors import ConfigError, UsageError
-from dvbuild.package import DESCRIPTOR, NAME_RE
+from dvbuild.package import DESCRIPTOR, name_problem
 
 WORKFLOW = Path(".github") / "workflows" / "dvbuild.yml"
 WORKFLOW_FILES = ("dvbuild.yml", "dvbuild-comment.yml")
-
-
-def templates_dir() -> Path:
-    import dvbuild
-
-    shipped = Path(dvbuild.__file__).parent / "templates"
-    return shipped if shipped.is_dir() else Path(dvbuild.__file__).parent.parent / "templates"
 
 
 def default_title(name: str) -> str:
@@ -29,26 +23,21 @@ def default_title(name: str) -> str:
 
 
 def check_name(name: str) -> None:
-    if not NAME_RE.match(name):
+    if name_problem(name):
         raise UsageError(f"package name {name!r} is not a lowercase slug",
                          hint="use a-z, 0-9, '-', '_' and '.', starting with a letter or digit")
 
 
 def render_package(name: str, title: str, folder: str) -> dict[str, str]:
     """{relative path: content} for a new package."""
-    import jinja2
-
-    source = templates_dir() / "package"
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(source)),
-                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
-                             autoescape=False)
+    env = templating.environment()
+    values = {"name": name, "title": title, "folder": folder}
     files = {}
-    for template in sorted(source.glob("*.j2")):
+    for template in sorted((templating.templates_dir() / "package").glob("*.j2")):
         target = template.name.removesuffix(".j2")
         if target == "gitignore":
             target = ".gitignore"
-        files[target] = env.get_template(template.name).render(name=name, title=title,
-                                                               folder=folder)
+        files[target] = templating.render(f"package/{template.name}", values, env)
     json.loads(files[DESCRIPTOR])  # a template bug must not write a broken package
     json.loads(files["main.ipynb"])
     return files
@@ -95,7 +84,7 @@ def _self_check(folder: Path) -> None:
 def copy_workflow(repo_root: Path) -> Path:
     """Copy the team workflows (dvbuild.yml, and dvbuild-comment.yml that posts fork PRs'
     comments) to .github/workflows/; never overwrites. Returns dvbuild.yml's path."""
-    sources = [templates_dir() / "workflow" / f for f in WORKFLOW_FILES]
+    sources = [templating.templates_dir() / "workflow" / f for f in WORKFLOW_FILES]
     for source in sources:
         if not source.is_file():
             raise UsageError(f"the workflow template {source} is missing from this dvbuild",

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from dvbuild import gitio
-from dvbuild.errors import ConfigError, Problem, UsageError
+from dvbuild.errors import ConfigError, DvbuildError, Problem, UsageError
 
 CONFIG_FILE = "dvbuild.yaml"
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
@@ -81,21 +81,30 @@ class Settings(NamedTuple):
         return "" if rel == "." else rel + "/"
 
 
-def find_root(repo: Path | None, cwd: Path) -> tuple[Path, Path]:
+def find_root(repo: Path | None, cwd: Path, *, require_git: bool = True) -> tuple[Path, Path]:
     """(monorepo root, git root). Without --repo: the nearest folder with a dvbuild.yaml
-    at or above cwd inside the git repository, else the git repository's top."""
+    at or above cwd inside the git repository, else the git repository's top.
+    Without `require_git`, a folder outside git is its own git root and the search for
+    dvbuild.yaml goes up to the filesystem's root, else stays at the start."""
     start = (repo or cwd).resolve()
     if not start.is_dir():
         raise UsageError(f"{start}: not a directory")
-    git_root = gitio.get_root(start)
+    git_root = gitio.get_root(start) if require_git else _git_root(start)
     if repo is not None:
-        return start, git_root
+        return start, git_root or start
     for folder in (start, *start.parents):
         if (folder / CONFIG_FILE).is_file():
-            return folder, git_root
+            return folder, git_root or folder
         if folder == git_root:
             break
-    return git_root, git_root
+    return git_root or start, git_root or start
+
+
+def _git_root(folder: Path) -> Path | None:
+    try:
+        return gitio.get_root(folder)
+    except DvbuildError:
+        return None
 
 
 def load_config(root: Path) -> RepoConfig:
@@ -196,13 +205,17 @@ def with_env_overrides(config: RepoConfig, environ: Mapping[str, str]) -> RepoCo
 
 
 def load_settings(
-    repo: Path | None = None, *, environ: Mapping[str, str], cwd: Path | None = None
+    repo: Path | None = None, *, environ: Mapping[str, str], cwd: Path | None = None,
+    require_git: bool = True, config: RepoConfig | None = None,
 ) -> Settings:
-    root, git_root = find_root(repo, cwd or Path.cwd())
+    """The one way to build Settings. `require_git=False` works on a plain folder too
+    (`dvbuild run` in an image); `config` stands in for dvbuild.yaml (validate goes on
+    with an empty one when dvbuild.yaml is broken). The environment wins over either."""
+    root, git_root = find_root(repo, cwd or Path.cwd(), require_git=require_git)
     return Settings(
         root=root,
         git_root=git_root,
-        config=with_env_overrides(load_config(root), environ),
+        config=with_env_overrides(load_config(root) if config is None else config, environ),
         github=GitHubContext.from_environ(environ),
         environ=dict(environ),
     )

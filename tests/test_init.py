@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dvbuild import scaffold
+from dvbuild import scaffold, templating
 from tests.conftest import Repo, Result
 
 FILES = [".gitignore", "LICENSE.md", "METADATA.md", "README.md", "datapackage.json",
@@ -89,7 +89,7 @@ def test_with_workflow(cli: Callable[..., Result], make_repo: Callable[..., Repo
     result = cli("init", "a", "--with-workflow", cwd=repo.path / "sub")
     assert result.code == 0, result.err
     for name in ("dvbuild.yml", "dvbuild-comment.yml"):  # at the git root, where GitHub looks
-        template = scaffold.templates_dir() / "workflow" / name
+        template = templating.templates_dir() / "workflow" / name
         assert (repo.path / ".github/workflows" / name).read_text() == template.read_text()
     again = cli("init", "b", "--with-workflow", cwd=repo.path)
     assert again.code == 2 and "already exists; dvbuild init never overwrites" in again.err

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from dvbuild.errors import ConfigError, UsageError
-from dvbuild.settings import find_root, load_config, load_settings
+from dvbuild.settings import RepoConfig, find_root, load_config, load_settings
 
 
 def test_defaults_without_config(make_repo):
@@ -71,3 +71,30 @@ def test_environment_wins_over_dvbuild_yaml(make_repo):
     assert config.registry == "127.0.0.1:5000/team"
     assert config.catalog == "file:///cat"
     assert config.store == "file:///from-yaml"
+
+
+def test_without_git_a_plain_folder_is_its_own_git_root(tmp_path: Path):
+    (tmp_path / "mono/packages/a").mkdir(parents=True)
+    (tmp_path / "mono/dvbuild.yaml").write_text("store: file:///yaml\n")
+    settings = load_settings(None, environ={}, cwd=tmp_path / "mono/packages/a", require_git=False)
+    assert settings.root == settings.git_root == (tmp_path / "mono").resolve()
+    assert settings.prefix == "" and settings.config.store == "file:///yaml"
+    bare = load_settings(tmp_path / "mono/packages", environ={}, require_git=False)
+    assert bare.root == bare.git_root == (tmp_path / "mono/packages").resolve()
+
+
+def test_without_git_inside_git_is_as_with_git(make_repo):
+    repo = make_repo(commit=False)
+    repo.write("sub/mono/dvbuild.yaml", "ignore: ['**/*.md']\n")
+    repo.write("sub/mono/packages/a/x.txt")
+    cwd = repo.path / "sub/mono/packages/a"
+    lenient = load_settings(None, environ={}, cwd=cwd, require_git=False)
+    assert lenient == load_settings(None, environ={}, cwd=cwd)
+    assert lenient.prefix == "sub/mono/"
+
+
+def test_given_config_stands_in_for_dvbuild_yaml(tmp_path: Path):
+    (tmp_path / "dvbuild.yaml").write_text("globl: [x]\n")
+    settings = load_settings(tmp_path, environ={"DVBUILD_STORE": "file:///env"},
+                             require_git=False, config=RepoConfig(store="file:///given"))
+    assert settings.config.store == "file:///env" and settings.config.global_ == ()

@@ -12,7 +12,8 @@ from pathlib import Path
 import typer
 
 from dvbuild import console
-from dvbuild.settings import Settings, load_settings
+from dvbuild.errors import ConfigError, Problem
+from dvbuild.settings import RepoConfig, Settings, load_settings
 
 REPO_OPTION = typer.Option(
     None, "--repo", help="The monorepo folder (default: nearest dvbuild.yaml, else the git root).",
@@ -21,11 +22,19 @@ REPO_OPTION = typer.Option(
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
 
 
-def settings_for(repo: Path | None) -> Settings:
-    settings = load_settings(repo, environ=os.environ)
+def settings_for(repo: Path | None, *, cwd: Path | None = None, require_git: bool = True,
+                 config: RepoConfig | None = None) -> Settings:
+    """Settings from os.environ (see settings.load_settings); output follows them."""
+    settings = load_settings(repo, environ=os.environ, cwd=cwd, require_git=require_git,
+                             config=config)
     console.configure(github_actions=settings.github.actions)
     return settings
 
 
-def environ() -> dict[str, str]:
-    return dict(os.environ)
+def settings_and_problems(repo: Path | None) -> tuple[Settings, list[Problem]]:
+    """Settings without requiring git, and a broken dvbuild.yaml's problems instead of an
+    error (the configuration is then empty): validate reports them, publish goes on."""
+    try:
+        return settings_for(repo, require_git=False), []
+    except ConfigError as e:
+        return settings_for(repo, require_git=False, config=RepoConfig()), list(e.problems)

@@ -7,11 +7,12 @@ options so `--help` and usage errors look like every other command's.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
 
-from dvbuild.commands import JSON_OPTION, REPO_OPTION, environ
+from dvbuild.commands import JSON_OPTION, REPO_OPTION
 
 EVENT_OPTION = typer.Option(
     None, "--event", help="A GitHub event payload (default: $GITHUB_EVENT_PATH).", dir_okay=False
@@ -44,4 +45,4 @@ def detect_command(
     opts = Options(repo=str(repo) if repo else None, base=base, head=head,
                    event=str(event) if event else None, event_name=event_name, all_=all_,
                    json=json_, since_published=since_published)
-    return run(opts, environ())
+    return run(opts, os.environ)

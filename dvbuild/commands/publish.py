@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import typer
 
 from dvbuild import console
-from dvbuild.commands import JSON_OPTION, environ
+from dvbuild.commands import JSON_OPTION, settings_and_problems
 from dvbuild.errors import UsageError
+from dvbuild.settings import Settings
 
 TARGETS = typer.Argument(None, metavar="DIR...",
                          help="Built package directories (or NAME with --rollback).")
@@ -42,13 +44,13 @@ def publish(
     """Publish built package directories as versions in a store (and a catalog)."""
     from dvbuild import publish as pub
 
-    store = store or repo_default("store")
-    catalog = catalog or repo_default("catalog") or None
-    env = environ()
+    settings = repo_settings()
+    store = need_store(store, settings)
+    catalog = catalog or settings.config.catalog or None
     if rollback:
-        return _rollback(targets or [], rollback, store, catalog, as_json)
-    results = pub.publish_dirs([Path(t) for t in targets or []], store, catalog, environ=env,
-                               commit=commit, input_hash=input_hash)
+        return _rollback(targets or [], rollback, store, catalog, as_json, settings.environ)
+    results = pub.publish_dirs([Path(t) for t in targets or []], store, catalog,
+                               environ=settings.environ, commit=commit, input_hash=input_hash)
     failed = [r for r in results if r.status == "failed"]
     if as_json:
         console.emit_json({"store": store, "catalog": catalog,
@@ -63,7 +65,7 @@ def publish(
 
 
 def _rollback(targets: list[str], version: str, store_url: str, catalog_url: str | None,
-              as_json: bool) -> int:
+              as_json: bool, env: Mapping[str, str]) -> int:
     from dvbuild import publish as pub
     from dvbuild.catalogs import open_catalog
     from dvbuild.stores import open_store
@@ -71,7 +73,6 @@ def _rollback(targets: list[str], version: str, store_url: str, catalog_url: str
     if len(targets) != 1:
         raise UsageError("--rollback takes exactly one package NAME",
                          hint="dvbuild publish --rollback VERSION NAME --store URL")
-    env = environ()
     store = open_store(store_url, env)
     catalog = open_catalog(catalog_url, env) if catalog_url else None
     doc = pub.rollback(store, targets[0], version, catalog=catalog)
@@ -82,19 +83,16 @@ def _rollback(targets: list[str], version: str, store_url: str, catalog_url: str
     return 0
 
 
-def repo_default(key: str) -> str:
-    """`store`/`catalog` from $DVBUILD_STORE/$DVBUILD_CATALOG, else the dvbuild.yaml of the
-    repository around the working directory (publish also runs outside any repository)."""
-    from dvbuild.errors import DvbuildError
-    from dvbuild.settings import load_settings
+def repo_settings() -> Settings:
+    """The settings around the working directory: publish and versions also run outside
+    any repository, and a broken dvbuild.yaml only loses its defaults there."""
+    return settings_and_problems(None)[0]
 
-    value = environ().get(f"DVBUILD_{key.upper()}")  # as `dvbuild run` reads them
-    if not value:
-        try:
-            value = getattr(load_settings(None, environ=environ()).config, key)
-        except DvbuildError:
-            value = None
-    if key == "store" and not value:
+
+def need_store(given: str | None, settings: Settings) -> str:
+    """--store, else $DVBUILD_STORE, else dvbuild.yaml's store (settings hold the last two)."""
+    store = given or settings.config.store
+    if not store:
         raise UsageError("--store is required (dvbuild.yaml has no store)",
                          hint="--store s3://bucket/prefix or file:///dir")
-    return str(value or "")
+    return store

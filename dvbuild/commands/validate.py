@@ -7,15 +7,14 @@ there is any problem.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 
 from dvbuild import console
-from dvbuild.commands import JSON_OPTION, REPO_OPTION
-from dvbuild.errors import ConfigError, Problem, UsageError
-from dvbuild.settings import GitHubContext, RepoConfig, Settings, find_root, load_config
+from dvbuild.commands import JSON_OPTION, REPO_OPTION, settings_and_problems
+from dvbuild.errors import Problem
+from dvbuild.settings import Settings
 
 PATHS_ARGUMENT = typer.Argument(None, metavar="PATH",
                                 help="Package folders (default: every package).")
@@ -34,7 +33,7 @@ def validate_command(
 ) -> int:
     from dvbuild.validate.packages import validate
 
-    settings, problems = _settings(repo)
+    settings, problems = settings_and_problems(repo)  # dvbuild.yaml's problems, not fatal
     problems += validate(settings, list(paths or []), data=data)
     packages = _count(settings, paths)
     if json_:
@@ -45,26 +44,6 @@ def validate_command(
     for p in problems:  # annotation paths are relative to the git repository
         console.annotate("error", p.message, file=settings.prefix + p.file, line=p.line)
     return 2 if problems else 0
-
-
-def _settings(repo: Path | None) -> tuple[Settings, list[Problem]]:
-    """Settings, and the problems in dvbuild.yaml (reported, not fatal: the packages
-    are still checked, with an empty configuration)."""
-    try:
-        root, git_root = find_root(repo, Path.cwd())
-    except UsageError:  # not a git repository: validate the folder as it is on disk
-        root = git_root = (repo or Path.cwd()).resolve()
-        if not root.is_dir():
-            raise
-    try:
-        config, problems = load_config(root), []
-    except ConfigError as e:
-        config, problems = RepoConfig(), e.problems
-    environ = dict(os.environ)
-    console.configure(github_actions=environ.get("GITHUB_ACTIONS") == "true")
-    settings = Settings(root=root, git_root=git_root, config=config,
-                        github=GitHubContext.from_environ(environ), environ=environ)
-    return settings, list(problems)
 
 
 def _count(settings: Settings, paths: list[Path] | None) -> int:

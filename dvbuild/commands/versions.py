@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from dvbuild import console
-from dvbuild.commands import JSON_OPTION, environ
-from dvbuild.commands.publish import STORE_OPTION, repo_default
+from dvbuild.commands import JSON_OPTION
+from dvbuild.commands.publish import STORE_OPTION, need_store, repo_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -22,8 +22,9 @@ def versions(
     from dvbuild import publish as pub
     from dvbuild.stores import open_store
 
-    store = store or repo_default("store")
-    opened = open_store(store, environ())
+    settings = repo_settings()
+    store = need_store(store, settings)
+    opened = open_store(store, settings.environ)
     current = (pub.latest(opened, name) or {}).get("version")
     rows = [{"version": m["version"], "published": m.get("published"),
              "commit": m.get("commit"), "input_hash": m.get("input_hash"),

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from dvbuild import __version__
-from dvbuild.errors import DvbuildError
+from dvbuild import __version__, templating
 from dvbuild.image.naming import Target
 from dvbuild.package import Package
 from dvbuild.settings import Settings
@@ -41,18 +39,13 @@ def render_dockerfile(
     labels: Mapping[str, str] | None = None, uid: int = IMAGE_UID,
 ) -> str:
     """The template rendered (pure: strings in, text out)."""
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())), keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined, autoescape=False,
-    )
-    env.filters["dockerquote"] = dockerquote
-    return env.get_template("Dockerfile.j2").render(
-        name=name, path=path, base_image=base_image, wheel=wheel, extras=list(extras),
-        apt=apt, ca=ca, uid=uid, dvbuild_version=__version__, commit=commit,
-        input_hash=input_hash, labels=dict(labels or {}),
-    )
+    values = {
+        "name": name, "path": path, "base_image": base_image, "wheel": wheel,
+        "extras": list(extras), "apt": apt, "ca": ca, "uid": uid, "dvbuild_version": __version__,
+        "commit": commit, "input_hash": input_hash, "labels": dict(labels or {}),
+    }
+    env = templating.environment(filters={"dockerquote": dockerquote})
+    return templating.render("Dockerfile.j2", values, env)
 
 
 def dockerquote(value: str) -> str:
@@ -61,16 +54,6 @@ def dockerquote(value: str) -> str:
     for char in ("\\", '"', "$"):
         text = text.replace(char, "\\" + char)
     return f'"{text}"'
-
-
-def templates_dir() -> Path:
-    import dvbuild
-
-    for candidate in (Path(dvbuild.__file__).parent / "templates",
-                      Path(dvbuild.__file__).parent.parent / "templates"):
-        if (candidate / "Dockerfile.j2").is_file():
-            return candidate
-    raise DvbuildError("dvbuild's templates folder is missing", hint="reinstall dvbuild")
 
 
 def choose_dockerfile(
