@@ -23,12 +23,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dvbuild import console
 from dvbuild.errors import DvbuildError, InputError, UsageError
 from dvbuild.package import Package
 from dvbuild.settings import Settings
+
+if TYPE_CHECKING:  # the stages are imported when their step runs
+    from dvbuild.notebooks.report import Report
 
 STEPS = ("detect", "validate", "test", "build", "publish", "render", "report")
 OWN_MARK = ".dvbuild-local"
@@ -49,7 +52,7 @@ class LocalRun:
     head: str | None = None
     steps: list[Step] = field(default_factory=list)
     packages: list[Package] = field(default_factory=list)
-    reports: list[dict[str, Any]] = field(default_factory=list)
+    reports: list[Report] = field(default_factory=list)
     invalid: dict[str, list[str]] = field(default_factory=dict)  # name -> problems
     previous: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # step -> per package
@@ -70,7 +73,8 @@ class LocalRun:
             "out": str(self.out), "head": self.head, "exit_code": self.exit_code,
             "packages": [p.name for p in self.packages],
             "steps": [vars(s) for s in self.steps],
-            "reports": [{k: r.get(k) for k in ("package", "path", "status", "duration", "error")}
+            "reports": [{"package": r["package"], "path": r["path"], "status": r.get("status"),
+                         "duration": r.get("duration"), "error": r.get("error")}
                         for r in self.reports],
             "results": self.results,
             "comment": str(self.out / "comment.md"), "summary": str(self.out / "summary.md"),
@@ -185,14 +189,17 @@ def validate_packages(settings: Settings, run: LocalRun, step: Step) -> None:
     if run.invalid:
         step.status = "invalid"
     step.detail = f"{len(problems)} problem(s)" if problems else "all valid"
-    run.reports += [_invalid_report(p, run.invalid[p.name]) for p in run.packages
+    run.reports += [_invalid_report(p, run.invalid[p.name], run.head) for p in run.packages
                     if p.name in run.invalid]
 
 
-def _invalid_report(package: Package, problems: list[str]) -> dict[str, Any]:
-    return {"package": package.name, "path": package.path, "status": "invalid", "duration": 0,
-            "notebooks": [], "resources": [], "warnings": problems[1:],
-            "error": problems[0] if problems else "invalid"}
+def _invalid_report(package: Package, problems: list[str], commit: str | None) -> Report:
+    from dvbuild.notebooks.report import new_report
+
+    report = new_report(package.name, package.path, mode="test", commit=commit)
+    report.update({"status": "invalid", "warnings": problems[1:],
+                   "error": problems[0] if problems else "invalid"})
+    return report
 
 
 def test_packages(settings: Settings, run: LocalRun, step: Step) -> None:
@@ -203,7 +210,7 @@ def test_packages(settings: Settings, run: LocalRun, step: Step) -> None:
         step.status, step.detail = "skipped", "no valid packages" if run.packages else "no packages"
         return
     run.reports += notebooks.test_packages(settings, todo, run.out / "packages")
-    run.reports.sort(key=lambda r: str(r.get("package")))
+    run.reports.sort(key=lambda r: r["package"])
     failed = [r for r in run.reports if r.get("status") not in ("passed", "invalid")]
     step.where = _rel(run.out / "packages")
     step.detail = f"{len(todo) - len(failed)} passed, {len(failed)} failed"
@@ -254,7 +261,7 @@ def publish_packages(settings: Settings, run: LocalRun, step: Step) -> None:
 
 def _previous(store_url: str, names: Sequence[str],
               settings: Settings) -> dict[str, dict[str, Any] | None]:
-    from dvbuild.commands.comment import previous_manifests
+    from dvbuild.comment.previous import previous_manifests
 
     return previous_manifests(store_url, list(names), settings.environ)
 

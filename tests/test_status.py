@@ -17,7 +17,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from dvbuild.catalogs import open_catalog
-from dvbuild.commands.status import package_status
+from dvbuild.catalogs.status import package_status
 from dvbuild.package import Package
 from dvbuild.publish import publish_dirs
 

@@ -12,15 +12,18 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from dvbuild import console
+
+if TYPE_CHECKING:
+    from dvbuild.notebooks.report import Report
 
 ENV_VAR = "DVBUILD_NOTIFY_WEBHOOK"
 TIMEOUT = 10
 
 
-def failure_text(report: Mapping[str, Any], problem: str) -> str:
+def failure_text(report: Report, problem: str) -> str:
     lines = [f":red_circle: dvbuild run of *{report.get('package')}* {report.get('status', 'failed')}: "
              f"{problem}"]
     for nb in report.get("notebooks", []):
@@ -49,6 +52,6 @@ def post(url: str, text: str) -> bool:
     return ok
 
 
-def notify_failure(environ: Mapping[str, str], report: Mapping[str, Any], problem: str) -> bool:
+def notify_failure(environ: Mapping[str, str], report: Report, problem: str) -> bool:
     url = environ.get(ENV_VAR)
     return post(url, failure_text(report, problem)) if url else False

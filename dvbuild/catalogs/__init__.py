@@ -6,6 +6,10 @@ catalog): `dvbuild-packages` (id: the package name; the newest version),
 or production run). The package document carries `published_ms`; a write with
 a smaller or equal value is ignored, so a stale job cannot overwrite a newer
 entry. Version documents are written once; reruns are no-ops.
+
+    file.py, elastic.py   the two catalogs (elastic.py: the only elasticsearch import)
+    runs.py               RunDocument and `run_document`, its one constructor
+    status.py             `dvbuild status`: packages, schedules in words, their last runs
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from urllib.parse import urlsplit
 from dvbuild.errors import UsageError
 
 if TYPE_CHECKING:
+    from dvbuild.catalogs.runs import RunDocument
     from dvbuild.stores import Store
 
 PACKAGES = "dvbuild-packages"
@@ -29,13 +34,13 @@ class Catalog(Protocol):
     url: str
 
     def publish(self, package: Mapping[str, Any], version: Mapping[str, Any],
-                run: Mapping[str, Any]) -> None:
+                run: RunDocument) -> None:
         """Write a version document (once), the package document (if newer) and a run."""
 
-    def record_run(self, run: Mapping[str, Any]) -> None:
+    def record_run(self, run: RunDocument) -> None:
         """A run document alone (a production run that failed before publishing)."""
 
-    def runs(self, name: str | None = None) -> list[dict[str, Any]]:
+    def runs(self, name: str | None = None) -> list[RunDocument]:
         """Run documents, newest first."""
 
     def packages(self) -> list[dict[str, Any]]:
@@ -60,7 +65,7 @@ def open_catalog(url: str, environ: Mapping[str, str]) -> Catalog:
                      hint="use http(s)://elasticsearch:9200 or file:///absolute/dir")
 
 
-def run_id(run: Mapping[str, Any]) -> str:
+def run_id(run: RunDocument) -> str:
     """Deterministic per run: the package, its start time and the CI run (if any)."""
     started = str(run.get("started", "")).replace(":", "").replace("-", "")
     return f"{run['package']}@{started}" + (f"@{run['run_id']}" if run.get("run_id") else "")

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from dvbuild import console
 from dvbuild.catalogs import PACKAGES, RUNS, VERSIONS, run_id
 from dvbuild.errors import MissingDependency, ServiceError, UsageError
+
+if TYPE_CHECKING:
+    from dvbuild.catalogs.runs import RunDocument
 
 COMPAT = "application/vnd.elasticsearch+{}; compatible-with=8"
 KEYWORD = {"type": "keyword"}
@@ -89,7 +92,7 @@ class ElasticCatalog:
     # -- the catalog interface -------------------------------------------------------
 
     def publish(self, package: Mapping[str, Any], version: Mapping[str, Any],
-                run: Mapping[str, Any]) -> None:
+                run: RunDocument) -> None:
         self._bulk([
             ({"create": {"_index": VERSIONS, "_id": f"{version['name']}@{version['version']}"}},
              version),
@@ -99,12 +102,12 @@ class ElasticCatalog:
             ({"create": {"_index": RUNS, "_id": run_id(run)}}, run),
         ])
 
-    def record_run(self, run: Mapping[str, Any]) -> None:
+    def record_run(self, run: RunDocument) -> None:
         self._bulk([({"create": {"_index": RUNS, "_id": run_id(run)}}, run)])
 
-    def runs(self, name: str | None = None) -> list[dict[str, Any]]:
+    def runs(self, name: str | None = None) -> list[RunDocument]:
         query = {"term": {"package": name}} if name else {"match_all": {}}
-        return self._search(RUNS, query, [{"started": {"order": "desc"}}])
+        return cast("list[RunDocument]", self._search(RUNS, query, [{"started": {"order": "desc"}}]))
 
     def packages(self) -> list[dict[str, Any]]:
         return self._search(PACKAGES, {"match_all": {}}, [{"name": {"order": "asc"}}])

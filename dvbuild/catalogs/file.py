@@ -13,10 +13,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from dvbuild.catalogs import PACKAGES, RUNS, VERSIONS, run_id
 from dvbuild.stores.file import FileStore
+
+if TYPE_CHECKING:
+    from dvbuild.catalogs.runs import RunDocument
 
 JSON = "application/json"
 
@@ -31,7 +34,7 @@ class FileCatalog:
         return cls(FileStore.from_url(url).root)
 
     def publish(self, package: Mapping[str, Any], version: Mapping[str, Any],
-                run: Mapping[str, Any]) -> None:
+                run: RunDocument) -> None:
         key = f"{VERSIONS}/{version['name']}@{version['version']}.json"
         if self.store.stat(key) is None:
             self.store.write(key, _dump(version), sha256="", content_type=JSON)
@@ -48,11 +51,11 @@ class FileCatalog:
                                    content_type=JSON):
                 return
 
-    def record_run(self, run: Mapping[str, Any]) -> None:
+    def record_run(self, run: RunDocument) -> None:
         self.store.write(f"{RUNS}/{run_id(run)}.json", _dump(run), sha256="", content_type=JSON)
 
-    def runs(self, name: str | None = None) -> list[dict[str, Any]]:
-        docs = self._all(RUNS)
+    def runs(self, name: str | None = None) -> list[RunDocument]:
+        docs = cast("list[RunDocument]", self._all(RUNS))
         if name is not None:
             docs = [d for d in docs if d.get("package") == name]
         return sorted(docs, key=lambda d: str(d.get("started", "")), reverse=True)

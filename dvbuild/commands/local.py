@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from dvbuild import console
 from dvbuild.commands import JSON_OPTION, REPO_OPTION, settings_for
+
+if TYPE_CHECKING:
+    from dvbuild.pipeline import LocalRun, Step
 
 BASE_OPTION = typer.Option(None, "--base", help="Compare from this ref (default: as detect does).")
 HEAD_OPTION = typer.Option(None, "--head", help="Compare up to this ref (default: the working tree).")
@@ -54,7 +57,7 @@ def local(
     return run.exit_code
 
 
-def table(run: Any) -> str:
+def table(run: LocalRun) -> str:
     """What happened and where it is: one line per step, then the packages."""
     rows = [(f"{MARKS.get(s.status, '?')} {s.name}", s.status, _short(s.detail), s.where)
             for s in run.steps]
@@ -63,7 +66,7 @@ def table(run: Any) -> str:
              (f"  → {r[3]}" if r[3] else "") for r in rows]
     lines.append("")
     for r in run.reports:
-        lines.append(f"  {r.get('package')}: {r.get('status')}"
+        lines.append(f"  {r['package']}: {r.get('status')}"
                      + (f" ({r.get('error')})" if r.get("error") else ""))
     lines.append(f"results in {run.out}  (open comment.md to see the PR comment)")
     return "\n".join(lines)
@@ -93,7 +96,7 @@ class _progress:
         if self.status is not None:
             self.status.stop()
 
-    def __call__(self, step: Any) -> None:
+    def __call__(self, step: Step) -> None:
         if step.status == "running":
             if self.status is not None:
                 self.status.update(f"{step.name} …")

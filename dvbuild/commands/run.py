@@ -1,23 +1,26 @@
 """`dvbuild run PATH`: the production run inside the image: notebooks, then publish.
 
 It works on a plain folder without git (an image need not carry a repository):
-the monorepo root is the nearest folder above PATH holding dvbuild.yaml, else
-the enclosing git work tree if there is one, else PATH itself. A failure exits 1
-with a summary on stderr and a webhook post, so a scheduled job never fails
-silently.
+the monorepo root is the nearest folder at or above PATH holding dvbuild.yaml
+(within the enclosing git work tree, if there is one), else that work tree's top,
+else PATH itself. A failure exits 1 with a summary on stderr and a webhook post,
+so a scheduled job never fails silently.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from dvbuild import console
+from dvbuild.commands import settings_for
 from dvbuild.errors import DvbuildError
-from dvbuild.settings import Settings
+
+if TYPE_CHECKING:
+    from dvbuild.notebooks.report import Report
 
 PATH = typer.Argument(..., help="The package folder.", file_okay=False, exists=True)
 STORE = typer.Option(None, "--store", help="Publish target (default: $DVBUILD_STORE, dvbuild.yaml).")
@@ -30,16 +33,15 @@ def run(path: Path = PATH, store: str | None = STORE, catalog: str | None = CATA
         no_publish: bool = NO_PUBLISH, out: Path | None = OUT) -> int:
     """Run a package's notebooks with its production parameters, then publish."""
     from dvbuild import notebooks
-    from dvbuild.commands import environ
     from dvbuild.package import load_package
 
-    env = environ()
-    settings = run_settings(path, env)
+    settings = settings_for(None, cwd=path, require_git=False)  # an image need not hold git
+    env = settings.environ
     package = load_package(path, settings.root)
     target = out or _temp_out()
     report = notebooks.run_package(settings, package, target, mode="run")
-    store_url = store or env.get("DVBUILD_STORE") or settings.config.store
-    catalog_url = catalog or env.get("DVBUILD_CATALOG") or settings.config.catalog
+    store_url = store or settings.config.store
+    catalog_url = catalog or settings.config.catalog
     if report["status"] != "passed":
         if catalog_url and not no_publish:
             record_failure(catalog_url, env, report)
@@ -53,46 +55,25 @@ def run(path: Path = PATH, store: str | None = STORE, catalog: str | None = CATA
     return fail(env, report, problem)
 
 
-def record_failure(catalog_url: str, environ: Mapping[str, str], report: dict[str, Any]) -> None:
+def record_failure(catalog_url: str, environ: Mapping[str, str], report: Report) -> None:
     """A run that failed before publishing still gets its run document, so `dvbuild status`
     shows the failure (a failed publish is recorded by publish itself)."""
     from datetime import UTC, datetime
 
     from dvbuild.catalogs import open_catalog
+    from dvbuild.catalogs.runs import run_document
     from dvbuild.notebooks.convert import redact_tree
 
-    document = {
-        "package": report["package"], "version": None, "status": report["status"],
-        "started": report["started"], "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-        "duration": report["duration"], "commit": report.get("commit"),
-        "input_hash": report.get("input_hash"), "files": 0, "uploaded": 0, "bytes": 0,
-        "bytes_uploaded": 0, "latest": False, "rows": {}, "run_id": environ.get("GITHUB_RUN_ID"),
-        "error": report.get("error"),
-    }
+    document = run_document(
+        report["package"], None, report["status"] or "failed", started=report["started"],
+        finished=datetime.now(UTC).isoformat(timespec="seconds"), duration=report["duration"],
+        commit=report.get("commit"), input_hash=report.get("input_hash"), files=0, uploaded=0,
+        bytes=0, bytes_uploaded=0, latest=False, run_id=environ.get("GITHUB_RUN_ID"),
+        error=report.get("error"))
     try:
         open_catalog(catalog_url, environ).record_run(redact_tree(document))
     except DvbuildError as e:
         console.log(f"warning: the failed run was not recorded in the catalog: {e.message}")
-
-
-def run_settings(path: Path, environ: Mapping[str, str]) -> Settings:
-    from dvbuild.settings import CONFIG_FILE, GitHubContext, load_config
-
-    folder = path.resolve()
-    root = next((d for d in (folder, *folder.parents) if (d / CONFIG_FILE).is_file()), None)
-    root = root or _git_root(folder) or folder
-    console.configure(github_actions=environ.get("GITHUB_ACTIONS") == "true")
-    return Settings(root=root, git_root=root, config=load_config(root),
-                    github=GitHubContext.from_environ(environ), environ=dict(environ))
-
-
-def _git_root(folder: Path) -> Path | None:
-    from dvbuild import gitio
-
-    try:
-        return gitio.get_root(folder)
-    except DvbuildError:
-        return None
 
 
 def _temp_out() -> Path:
@@ -102,7 +83,7 @@ def _temp_out() -> Path:
 
 
 def publish(folder: Path, store: str, catalog: str | None, environ: Mapping[str, str],
-            report: dict[str, Any]) -> str | None:
+            report: Report) -> str | None:
     """None when published (or unchanged), else what went wrong."""
     from dvbuild.publish import publish_dirs
 
@@ -119,7 +100,7 @@ def publish(folder: Path, store: str, catalog: str | None, environ: Mapping[str,
     return None
 
 
-def fail(environ: Mapping[str, str], report: dict[str, Any], problem: str) -> int:
+def fail(environ: Mapping[str, str], report: Report, problem: str) -> int:
     from dvbuild.adapters import notify
     from dvbuild.notebooks.report import details
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from dvbuild import console
 from dvbuild.commands import JSON_OPTION, REPO_OPTION, settings_for
+
+if TYPE_CHECKING:
+    from dvbuild.notebooks.report import Report
 
 DEFAULT_OUT = Path("out")
 PATHS = typer.Argument(None, help="Package folders (default: every package).")
@@ -34,7 +37,7 @@ def test(
     return exit_code(reports)
 
 
-def show(reports: list[dict[str, Any]], out: Path, as_json: bool) -> None:
+def show(reports: list[Report], out: Path, as_json: bool) -> None:
     from dvbuild.notebooks.report import details, summary_line
 
     if as_json:
@@ -58,18 +61,18 @@ def show(reports: list[dict[str, Any]], out: Path, as_json: bool) -> None:
                 console.echo(line)
 
 
-def _failed_file(report: dict[str, Any]) -> str:
+def _failed_file(report: Report) -> str:
     """The file to pin an annotation on: the failing notebook, else the descriptor
     (an .ipynb has no useful line numbers: the message names the cell)."""
     failed = [nb["path"] for nb in report.get("notebooks", []) if nb.get("error")]
     return _file(report, failed[0] if failed else "datapackage.json")
 
 
-def _file(report: dict[str, Any], name: str) -> str:
+def _file(report: Report, name: str) -> str:
     return name if report["path"] == "." else f"{report['path']}/{name}"
 
 
-def exit_code(reports: list[dict[str, Any]]) -> int:
+def exit_code(reports: list[Report]) -> int:
     statuses = {r["status"] for r in reports}
     if "invalid" in statuses:
         return 2

@@ -1,4 +1,4 @@
-"""report.json dicts -> the PR comment and the job summary, as Markdown (pure, no I/O).
+"""Reports (report.json) -> the PR comment and the job summary, as Markdown (pure, no I/O).
 
 A comment over GitHub's 65,536-character limit is refused whole (422), so the
 comment is rendered at decreasing levels of detail until it fits: shorter
@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dvbuild import console
+from dvbuild import console, templating
+
+if TYPE_CHECKING:
+    from dvbuild.notebooks.report import Report
 
 MARKER = "<!-- dvbuild-comment -->"
 GITHUB_LIMIT = 65_536
@@ -50,7 +52,7 @@ LEVELS = (
 
 
 def render_comment(
-    reports: Sequence[Mapping[str, Any]],
+    reports: Sequence[Report],
     *,
     head_sha: str | None,
     previous: Mapping[str, Mapping[str, Any] | None] | None = None,
@@ -69,7 +71,7 @@ def render_comment(
 
 
 def render_summary(
-    reports: Sequence[Mapping[str, Any]],
+    reports: Sequence[Report],
     *,
     head_sha: str | None = None,
     previous: Mapping[str, Mapping[str, Any] | None] | None = None,
@@ -79,7 +81,7 @@ def render_summary(
     return clean(_render("summary.md.j2", context))
 
 
-def annotate(reports: Sequence[Mapping[str, Any]], prefix: str = "") -> None:
+def annotate(reports: Sequence[Report], prefix: str = "") -> None:
     """::error annotations (under GitHub Actions) for packages that did not pass,
     pointing at the failing notebook; `prefix` is the monorepo's path in the repo."""
     for r in reports:
@@ -111,7 +113,7 @@ def _hard_cut(body: str, limit: int, artifact_url: str | None) -> str:
 
 
 def _context(
-    reports: Sequence[Mapping[str, Any]], head_sha: str | None,
+    reports: Sequence[Report], head_sha: str | None,
     previous: Mapping[str, Mapping[str, Any] | None], level: Detail,
     artifact_url: str | None, commit_url: str | None,
 ) -> dict[str, Any]:
@@ -135,7 +137,7 @@ def _context(
 
 
 def _package(
-    report: Mapping[str, Any], manifest: Mapping[str, Any] | None, level: Detail
+    report: Report, manifest: Mapping[str, Any] | None, level: Detail
 ) -> dict[str, Any]:
     status = str(report.get("status") or "failed")
     collapsed = level.collapse_all or (level.collapse_passed and status == "passed")
@@ -304,20 +306,5 @@ def previous_resources(manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]
     return found
 
 
-def templates_dir() -> Path:
-    """Installed: dvbuild/templates in the wheel; from a checkout: the repo's templates/."""
-    import dvbuild
-
-    shipped = Path(dvbuild.__file__).parent / "templates"
-    return shipped if shipped.is_dir() else Path(dvbuild.__file__).parent.parent / "templates"
-
-
 def _render(name: str, context: Mapping[str, Any]) -> str:
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates_dir()), autoescape=False,
-        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    return env.get_template(name).render(**context)
+    return templating.render(name, context, templating.environment(trim_blocks=True))

@@ -21,6 +21,7 @@ from dvbuild.settings import Settings
 
 if TYPE_CHECKING:
     from dvbuild.notebooks.prepare import Prepared
+    from dvbuild.notebooks.report import Report
     from dvbuild.secrets import SecretResolver
 
 Resolvers = Mapping[str, "SecretResolver"]
@@ -39,7 +40,7 @@ CI_CREDENTIALS = (
 
 def test_packages(settings: Settings, packages: list[Package], out: Path, *,
                   jobs: int | None = None, mode: Mode = "test",
-                  resolvers: Resolvers | None = None) -> list[dict[str, Any]]:
+                  resolvers: Resolvers | None = None) -> list[Report]:
     """Run every package (in parallel processes); each report is also OUT/<name>/report.json."""
     from dvbuild.notebooks import pool, report
     from dvbuild.notebooks.prepare import check_out
@@ -61,7 +62,7 @@ def test_packages(settings: Settings, packages: list[Package], out: Path, *,
 
 
 def run_package(settings: Settings, package: Package, out: Path, *, mode: Mode,
-                resolvers: Resolvers | None = None) -> dict[str, Any]:
+                resolvers: Resolvers | None = None) -> Report:
     return test_packages(settings, [package], out, jobs=1, mode=mode, resolvers=resolvers)[0]
 
 
@@ -98,7 +99,7 @@ def _failed_early(item: Prepared, status: str, message: str) -> Prepared:
     from dvbuild.notebooks.prepare import clear
 
     clear(item.dir)  # no stale package directory that publish could pick up
-    item.report.update(status=status, error=message)
+    item.report.update({"status": status, "error": message})
     return item
 
 

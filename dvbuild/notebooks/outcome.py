@@ -86,12 +86,6 @@ def find_clean_exit(nb: Any) -> int | None:
     return None
 
 
-def cell_by_executed_index(nb: Any, index: int | None) -> Any | None:
-    if index is None or not 0 <= index < len(nb.cells):
-        return None
-    return nb.cells[index]
-
-
 def mark_stopped(nb: Any | None, running: Any | None, ename: str, evalue: str) -> dict[str, Any]:
     """Record a stop papermill does not mark (timeout, dead kernel): an error output on the
     running cell and a marker cell on top, as papermill does for a failing cell."""

@@ -13,11 +13,11 @@ import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from dvbuild.errors import DvbuildError, UsageError
+from dvbuild.notebooks.report import Report, new_report
 from dvbuild.package import Package
 from dvbuild.settings import Settings
 
@@ -28,17 +28,13 @@ IGNORED = (".ipynb_checkpoints", "__pycache__", ".git", ".DS_Store")
 class Prepared:
     package: Package
     dir: Path
-    report: dict[str, Any]
+    report: Report
     job: dict[str, Any] | None = None  # None: the package failed before running
 
 
-def base_report(settings: Settings, package: Package, mode: str) -> dict[str, Any]:
-    return {
-        "package": package.name, "path": package.path, "status": None, "duration": 0.0,
-        "commit": _commit(settings, mode), "input_hash": _input_hash(settings, package, mode),
-        "started": datetime.now(UTC).isoformat(timespec="seconds"), "mode": mode,
-        "notebooks": [], "resources": [], "warnings": [], "error": None,
-    }
+def base_report(settings: Settings, package: Package, mode: str) -> Report:
+    return new_report(package.name, package.path, mode=mode, commit=_commit(settings, mode),
+                      input_hash=_input_hash(settings, package, mode))
 
 
 def _commit(settings: Settings, mode: str) -> str | None:

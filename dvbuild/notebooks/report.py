@@ -1,9 +1,16 @@
-"""report.json: assembled from the worker's result, given its status, written masked."""
+"""report.json: assembled from the worker's result, given its status, written masked.
+
+A `Report` crosses stages: `test`/`run` write it, `local`'s pipeline keeps it,
+`comment` renders it and `publish` reads the commit, input hash and resource
+facts from the report.json beside a package directory. Reports read back from
+disk are whatever the file holds, so readers use `.get`.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Required, TypedDict
 
 from dvbuild.notebooks import convert
 
@@ -11,7 +18,33 @@ REPORT = "report.json"
 STATUSES = ("passed", "failed", "timed_out", "invalid")
 
 
-def finish(report: dict[str, Any], result: dict[str, Any], folder: Path) -> dict[str, Any]:
+class Report(TypedDict, total=False):
+    package: Required[str]
+    path: Required[str]  # the package folder, relative to the monorepo
+    status: Required[str | None]  # one of STATUSES; None until the run ends
+    duration: Required[float]  # seconds
+    commit: str | None
+    input_hash: str | None
+    started: str  # ISO 8601, UTC
+    mode: str  # test | run
+    notebooks: Required[list[dict[str, Any]]]  # per notebook: path, status, error, html …
+    resources: Required[list[dict[str, Any]]]  # per resource: name, path, exists, rows …
+    warnings: Required[list[str]]
+    error: Required[str | None]  # the one line saying why it did not pass
+
+
+def new_report(name: str, path: str, *, mode: str, commit: str | None = None,
+               input_hash: str | None = None, started: str | None = None) -> Report:
+    """A report before anything ran: no status, no notebooks, no resources yet."""
+    return {
+        "package": name, "path": path, "status": None, "duration": 0.0,
+        "commit": commit, "input_hash": input_hash,
+        "started": started or datetime.now(UTC).isoformat(timespec="seconds"), "mode": mode,
+        "notebooks": [], "resources": [], "warnings": [], "error": None,
+    }
+
+
+def finish(report: Report, result: dict[str, Any], folder: Path) -> Report:
     if "crash" in result or "killed" in result:
         return _worker_failed(report, result, folder)
     report["notebooks"] = result.get("notebooks", [])
@@ -41,7 +74,7 @@ def failure_line(nb: dict[str, Any]) -> str:
     return f"{nb['path']} {verb}{where}{what}".rstrip(": ")
 
 
-def _worker_failed(report: dict[str, Any], result: dict[str, Any], folder: Path) -> dict[str, Any]:
+def _worker_failed(report: Report, result: dict[str, Any], folder: Path) -> Report:
     from dvbuild.notebooks.resources import check_resources
 
     report["status"] = "timed_out" if "killed" in result else "failed"
@@ -56,16 +89,16 @@ def _worker_failed(report: dict[str, Any], result: dict[str, Any], folder: Path)
     return report
 
 
-def write(report: dict[str, Any], folder: Path) -> None:
+def write(report: Report, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     convert.write_json(folder / REPORT, report)
 
 
-def summary_line(report: dict[str, Any]) -> str:
+def summary_line(report: Report) -> str:
     return f"{report['status']:<9} {report['package']}  ({report['duration']:.1f}s)"
 
 
-def details(report: dict[str, Any]) -> list[str]:
+def details(report: Report) -> list[str]:
     """The human explanation of a failure: what failed, where, and the traceback."""
     lines: list[str] = []
     if report.get("error"):

@@ -7,6 +7,7 @@ from typing import Any
 
 from dvbuild import console
 from dvbuild.catalogs import Catalog, documents
+from dvbuild.catalogs.runs import RunDocument, run_document
 from dvbuild.errors import DvbuildError
 from dvbuild.publish.bundle import Bundle
 from dvbuild.publish.manifest import now_iso
@@ -22,7 +23,7 @@ def publish_catalog(catalog: Catalog, store: Store, manifest: Mapping[str, Any],
     # document with the same external version (a no-op), and a stale job an older one.
     published = current.get("published") if result.latest else started
     package, version_doc = documents(manifest, store, published=str(published or started))
-    run = run_document(manifest, result, started=started, run_id=run_id)
+    run = publish_run(manifest, result, started=started, run_id=run_id)
     result.run = run
     catalog.publish(package, version_doc, run)
 
@@ -30,9 +31,9 @@ def publish_catalog(catalog: Catalog, store: Store, manifest: Mapping[str, Any],
 def record_failure(catalog: Catalog, bundle: Bundle, result: PublishResult, started: str,
                    run_id: str | None) -> None:
     manifest = bundle.manifest(published=started)
-    result.run = run_document(manifest, result, started=started, run_id=run_id)
+    result.run = run = publish_run(manifest, result, started=started, run_id=run_id)
     try:
-        catalog.record_run(result.run)
+        catalog.record_run(run)
     except DvbuildError as e:
         console.log(f"warning: {bundle.name}: the failed run was not recorded: {e.message}")
 
@@ -40,22 +41,18 @@ def record_failure(catalog: Catalog, bundle: Bundle, result: PublishResult, star
 def record_rollback(catalog: Catalog, store: Store, name: str, version: str,
                     manifest: Mapping[str, Any], published: str) -> None:
     package, version_doc = documents(manifest, store, published=published)
-    catalog.publish(package, version_doc, {
-        "package": name, "version": version, "status": "rollback",
-        "started": published, "finished": published, "duration": 0.0,
-        "commit": manifest.get("commit"), "input_hash": manifest.get("input_hash"),
-        "bytes": 0, "rows": {},
-    })
+    catalog.publish(package, version_doc, run_document(
+        name, version, "rollback", started=published, finished=published, duration=0.0,
+        commit=manifest.get("commit"), input_hash=manifest.get("input_hash"), bytes=0))
 
 
-def run_document(manifest: Mapping[str, Any], result: PublishResult, *, started: str,
-                 run_id: str | None = None, status: str | None = None) -> dict[str, Any]:
-    return {
-        "package": result.name, "version": result.version, "status": status or result.status,
-        "started": started, "finished": now_iso(), "duration": result.seconds,
-        "commit": manifest.get("commit"), "input_hash": manifest.get("input_hash"),
-        "files": result.files, "uploaded": result.uploaded, "bytes": result.bytes,
-        "bytes_uploaded": result.bytes_uploaded, "latest": result.latest,
-        "rows": {r["name"]: r.get("rows") for r in manifest.get("resources", [])},
-        "run_id": run_id, "error": result.error,
-    }
+def publish_run(manifest: Mapping[str, Any], result: PublishResult, *, started: str,
+                run_id: str | None = None) -> RunDocument:
+    return run_document(
+        result.name, result.version, result.status, started=started, finished=now_iso(),
+        duration=result.seconds, commit=manifest.get("commit"),
+        input_hash=manifest.get("input_hash"),
+        rows={r["name"]: r.get("rows") for r in manifest.get("resources", [])},
+        files=result.files, uploaded=result.uploaded, bytes=result.bytes,
+        bytes_uploaded=result.bytes_uploaded, latest=result.latest, run_id=run_id,
+        error=result.error)

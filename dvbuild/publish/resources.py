@@ -5,17 +5,21 @@ from __future__ import annotations
 import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dvbuild.publish.contents import local_paths
 from dvbuild.publish.manifest import FileEntry
 
+if TYPE_CHECKING:
+    from dvbuild.notebooks.report import Report
 
-def summaries(root: Path, descriptor: Mapping[str, Any], report: Mapping[str, Any],
+
+def summaries(root: Path, descriptor: Mapping[str, Any], report: Report | None,
               files: Sequence[FileEntry]) -> list[dict[str, Any]]:
     """Per resource: name, path, format, bytes, rows, columns — for catalog and PR diffs."""
     by_path = {f.path: f for f in files}
-    reported = {r.get("name"): r for r in report.get("resources") or [] if isinstance(r, dict)}
+    found = report.get("resources") if report else None
+    reported = {r.get("name"): r for r in found or [] if isinstance(r, dict)}
     out = []
     for i, res in enumerate(descriptor.get("resources") or []):
         if not isinstance(res, dict):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from dvbuild import console
 from dvbuild.errors import DvbuildError
+
+if TYPE_CHECKING:
+    from dvbuild.catalogs.runs import RunDocument
 
 
 @dataclass
@@ -26,7 +29,7 @@ class PublishResult:
     manifest_url: str | None = None
     error: str | None = None
     catalog: bool = False  # catalog documents written
-    run: dict[str, Any] = field(default_factory=dict)
+    run: RunDocument | None = None  # the catalog's run document, once written
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "run"}
