@@ -75,13 +75,7 @@ def __getattr__(name: str) -> Any:
 
 def _register(app: typer.Typer) -> None:
     for name in COMMANDS:
-        try:
-            module = import_module(f"dvbuild.commands.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"dvbuild.commands.{name}":
-                raise
-            continue  # not built yet
-        module.register(app)
+        import_module(f"dvbuild.commands.{name}").register(app)
 
 
 def report(error: DvbuildError) -> None:

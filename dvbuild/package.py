@@ -2,22 +2,29 @@
 
 `Package` is what every step works on. Loading checks only what the steps
 cannot go on without (readable JSON, an object, a slug `name`); `validate.py`
-does the full, one-pass check that `dvbuild validate` reports.
+does the full, one-pass check that `dvbuild validate` reports. The rules about a
+name and a version live here (`name_problem`, `version_problem`), and every stage that
+relies on them (validate, detect, publish, init) calls the same function.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
 from dvbuild.errors import ConfigError, Problem
+from dvbuild.util import parse_json_object, read_json_text
 
 DESCRIPTOR = "datapackage.json"
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# "\Z", never "$": "$" accepts a trailing newline ("name\n" would pass).
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*\Z")
+NAME_RULE = "a lowercase slug: a-z, 0-9, '-', '_', '.' (starting with a letter or digit)"
+VERSION_RE = re.compile(r"^[0-9][0-9A-Za-z.+_-]*\Z")
+MAX_VERSION = 64
+VERSION_RULE = ("a version such as '1.2.0', '1.2' or '2026-03-30': a digit, then 0-9, A-Z, "
+                "a-z, '.', '+', '_', '-'; at most 64 characters, no '..'")
 DEFAULT_TIMEZONE = "Europe/Oslo"
 DEFAULT_TIMEOUT = 3600
 DEFAULT_TEST_TIMEOUT = 600
@@ -119,58 +126,32 @@ def read_descriptor(path: Path, display: str) -> dict[str, Any]:
 
 def parse_descriptor(path: Path, display: str) -> tuple[str, dict[str, Any]]:
     """(text, object) of a datapackage.json, or a ConfigError saying what is wrong with it."""
-    try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
-            raise ConfigError(Problem(display, "not a regular file", expected="a JSON file"))
-        size = info.st_size
-        if size > MAX_DESCRIPTOR_BYTES:
-            raise ConfigError(Problem(display, f"file is {size} bytes",
-                                      expected=f"at most {MAX_DESCRIPTOR_BYTES} bytes"))
-        raw = path.read_bytes()
-    except OSError as e:
-        raise ConfigError(Problem(display, f"cannot read: {e.strerror}")) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ConfigError(Problem(display, f"not UTF-8 text (byte {e.start})",
-                                  expected="a JSON object")) from None
-    return text, _parse_json(text, display)
+    text = read_json_text(path, display, max_bytes=MAX_DESCRIPTOR_BYTES)
+    return text, parse_json_object(text, display)
 
 
-def _near(text: str, pos: int) -> str:
-    """What the parser stumbled on: a short quote of the text there."""
-    rest = text[pos:pos + 30].split("\n")[0]
-    if pos >= len(text) or not text[pos:].strip():
-        return "the end of the file"
-    return repr(rest if len(rest) < 30 else rest[:27] + "...")
+def name_problem(value: object) -> str | None:
+    """What is wrong with a package name (see NAME_RULE), or None."""
+    if isinstance(value, str) and NAME_RE.fullmatch(value):
+        return None
+    return "name is missing" if value is None else f"name is {_short(value)}"
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+def version_problem(value: object) -> str | None:
+    """What is wrong with a version (see VERSION_RULE), or None. Publish orders versions
+    by publish time, so any store-key-safe token will do: semver, '1.2', '2026-03-30'."""
+    if not isinstance(value, str):
+        return f"version is {_short(value)}"
+    if len(value) > MAX_VERSION:
+        return f"version is {len(value)} characters long"
+    if not VERSION_RE.fullmatch(value) or ".." in value:
+        return f"version is {_short(value)}"
+    return None
 
 
-def _parse_json(text: str, display: str) -> dict[str, Any]:
-    if not text.strip():
-        raise ConfigError(Problem(display, "file is empty", line=1, column=1,
-                                  expected="a JSON object"))
-    try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as e:
-        raise ConfigError(Problem(display, f"malformed JSON: {e.msg}, found {_near(text, e.pos)}",
-                                  line=e.lineno, column=e.colno,
-                                  expected="a JSON object")) from None
-    except ValueError as e:  # NaN / Infinity
-        raise ConfigError(Problem(display, f"malformed JSON: {e}",
-                                  expected="a JSON object")) from None
-    except RecursionError:
-        raise ConfigError(Problem(display, "JSON nested too deeply",
-                                  expected="a JSON object nested at most a few hundred levels"
-                                  )) from None
-    if not isinstance(data, dict):
-        raise ConfigError(Problem(display, f"top level is {type(data).__name__}", line=1,
-                                  expected="a JSON object"))
-    return data
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def load_package(folder: Path, root: Path) -> Package:
@@ -178,11 +159,16 @@ def load_package(folder: Path, root: Path) -> Package:
     rel = folder.relative_to(root.resolve()).as_posix()
     display = DESCRIPTOR if rel == "." else f"{rel}/{DESCRIPTOR}"
     data = read_descriptor(folder / DESCRIPTOR, display)
-    name = data.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise ConfigError(Problem(display, f"name is {name!r}", pointer="/name",
-                                  expected="a lowercase slug: a-z, 0-9, '-', '_', '.'"))
-    return Package(name=name, path=rel, folder=folder, descriptor=data)
+    return Package(name=checked_name(data, display), path=rel, folder=folder, descriptor=data)
+
+
+def checked_name(descriptor: Mapping[str, Any], display: str) -> str:
+    """The descriptor's `name`, or a ConfigError pointing at it."""
+    name = descriptor.get("name")
+    why = name_problem(name)
+    if why:
+        raise ConfigError(Problem(display, why, pointer="/name", expected=NAME_RULE))
+    return str(name)
 
 
 def package_dirs(files: Iterable[str]) -> list[str]:
@@ -206,15 +192,6 @@ def check_not_nested(dirs: list[str]) -> None:
                 break
     if problems:
         raise ConfigError(problems, hint="move the inner package out, or delete one datapackage.json")
-
-
-def owner(path: str, dirs: Iterable[str]) -> str | None:
-    """The nearest package folder above `path` (pure: works on strings)."""
-    dirset = set(dirs)
-    for parent in PurePosixPath(path).parents:
-        if str(parent) in dirset:
-            return str(parent)
-    return None
 
 
 def discover(root: Path) -> list[Package]:

@@ -2,63 +2,99 @@
 
 `secrets` in datapackage.json maps an env var name to a reference:
 `env:NAME` (the runner's environment) or `vault:<mount>/<path>#<key>` (Vault
-KV v1 or v2, through dvbuild.adapters.vault). Each scheme is a small
-`SecretResolver`; resolved values are registered with `console.mask`, so they
-are replaced by *** in everything dvbuild writes.
+KV v1 or v2, through dvbuild.adapters.vault). `parse` is the one reading of
+that grammar: `validate` reports its problems, `render` mounts what it
+returns, `run` resolves it. Each scheme is a small `SecretResolver`; resolved
+values are registered with `console.mask`, so they are replaced by *** in
+everything dvbuild writes.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from dvbuild import console
-from dvbuild.errors import DvbuildError
+from dvbuild.errors import DvbuildError, SecretError
+
+__all__ = ["ENV_NAME_RE", "FORMS", "SCHEMES", "SecretError", "SecretRef", "SecretResolver",
+           "default_resolvers", "is_env_name", "parse", "problem", "resolve_secrets"]
 
 SCHEMES = ("env", "vault")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")  # "\Z": "$" would accept a "\n"
+FORMS = "'env:<NAME>' or 'vault:<mount>/<path>#<key>'"
 
 
-class SecretError(DvbuildError):
-    """A secret could not be resolved; the message names it but never holds a value."""
+class SecretRef(NamedTuple):
+    """A parsed reference. env: `path` is the variable's name; vault: `path` is
+    <mount>/<path> without a leading '/', `key` the key inside that secret."""
+
+    scheme: Literal["env", "vault"]
+    path: str
+    key: str = ""
+
+    @property
+    def mount(self) -> str:
+        return self.path.partition("/")[0]
+
+    @property
+    def secret_path(self) -> str:
+        return self.path.partition("/")[2]
 
 
 class SecretResolver(Protocol):
     def resolve(self, reference: str) -> str: ...
 
 
-@dataclass(frozen=True)
-class VaultRef:
-    mount: str
-    path: str
-    key: str
+def is_env_name(name: object) -> bool:
+    return isinstance(name, str) and ENV_NAME_RE.fullmatch(name) is not None
 
 
-def split(reference: str) -> tuple[str, str]:
+def parse(reference: object) -> SecretRef:
+    """The one reading of a reference; a SecretError says what is wrong with it. Messages
+    never quote the reference: a malformed one may well be the secret itself."""
+    if not isinstance(reference, str):
+        raise SecretError(f"secret reference is {type(reference).__name__}, not a string")
+    if any(c.isspace() or not c.isprintable() for c in reference):
+        raise SecretError("secret reference contains whitespace or control characters")
     scheme, sep, rest = reference.partition(":")
-    if not sep or scheme not in SCHEMES or not rest:
-        raise SecretError(f"{reference!r} is not a secret reference",
-                          hint="use env:NAME or vault:<mount>/<path>#<key>")
-    return scheme, rest
+    if not sep:
+        raise SecretError("secret reference has no scheme", hint=f"use {FORMS}")
+    if scheme == "env":
+        if not is_env_name(rest):
+            raise SecretError("env reference does not name an environment variable",
+                              hint="use env:<NAME>: letters, digits and '_', not starting with a digit")
+        return SecretRef("env", rest)
+    if scheme == "vault":
+        return _parse_vault(rest)
+    shown = f" {scheme!r}" if scheme.isalpha() and len(scheme) <= 10 else ""  # not a password
+    raise SecretError(f"unknown secret reference scheme{shown}", hint=f"use {FORMS}")
 
 
-def parse_vault(rest: str) -> VaultRef:
+def _parse_vault(rest: str) -> SecretRef:
     location, sep, key = rest.partition("#")
-    mount, slash, path = location.strip("/").partition("/")
-    if not sep or not key or not slash or not mount or not path:
-        raise SecretError(f"'vault:{rest}' is not a Vault reference",
-                          hint="use vault:<mount>/<path>#<key>, e.g. vault:secret/team/db#password")
-    return VaultRef(mount, path, key)
+    segments = location.removeprefix("/").split("/")
+    if not sep or not key:
+        why = "has no #<key>"
+    elif "#" in key:
+        why = "has more than one '#'"
+    elif len(segments) < 2:
+        why = "has no <path> after the mount"
+    elif not all(segments):
+        why = "has an empty path segment"
+    elif any(s in (".", "..") for s in segments):
+        why = "has a '.' or '..' path segment"
+    else:
+        return SecretRef("vault", "/".join(segments), key)
+    raise SecretError(f"vault reference {why}",
+                      hint="use vault:<mount>/<path>#<key>, e.g. vault:secret/team/db#password")
 
 
 def problem(reference: object) -> str | None:
-    """Why a reference is malformed (for validation), or None."""
-    if not isinstance(reference, str):
-        return "a reference must be a string"
+    """Why a reference is malformed (what `validate` reports), or None."""
     try:
-        scheme, rest = split(reference)
-        if scheme == "vault":
-            parse_vault(rest)
+        parse(reference)
     except SecretError as e:
         return e.message
     return None
@@ -82,19 +118,19 @@ class VaultResolver:
         self.config = config
         self.environ = environ
         self._client: Any = None
-        self._cache: dict[tuple[str, str], Mapping[str, Any]] = {}
+        self._cache: dict[str, Mapping[str, Any]] = {}
 
     def resolve(self, reference: str) -> str:
-        ref = parse_vault(reference)
-        if (ref.mount, ref.path) not in self._cache:
+        ref = parse(f"vault:{reference}")
+        if ref.path not in self._cache:
             if self._client is None:
                 from dvbuild.adapters.vault import connect
 
                 self._client = connect(self.config, self.environ)
-            self._cache[(ref.mount, ref.path)] = self._client.read(ref.mount, ref.path)
-        data = self._cache[(ref.mount, ref.path)]
+            self._cache[ref.path] = self._client.read(ref.mount, ref.secret_path)
+        data = self._cache[ref.path]
         if ref.key not in data:
-            raise SecretError(f"Vault secret {ref.mount}/{ref.path} has no key {ref.key!r}")
+            raise SecretError(f"Vault secret {ref.path} has no key {ref.key!r}")
         return str(data[ref.key])
 
 
@@ -110,8 +146,12 @@ def resolve_secrets(secrets: Mapping[str, str],
     failures: list[str] = []
     for var, reference in secrets.items():
         try:
-            scheme, rest = split(str(reference))
-            values[var] = resolvers[scheme].resolve(rest)
+            ref = parse(reference)
+        except SecretError as e:  # never echo a malformed reference: it may be the value
+            failures.append(f"secret {var}: {e.message} (expected {FORMS})")
+            continue
+        try:
+            values[var] = resolvers[ref.scheme].resolve(reference.partition(":")[2])
         except SecretError as e:
             failures.append(f"secret {var} ({reference}): {e.message}")
         except DvbuildError as e:

@@ -11,10 +11,11 @@ from dvbuild.package import (
     Package,
     discover,
     load_package,
-    owner,
+    name_problem,
     package_dirs,
     read_descriptor,
     select,
+    version_problem,
 )
 from tests.conftest import Repo
 
@@ -85,13 +86,9 @@ def test_read_descriptor_errors(tmp_path: Path) -> None:
     assert read_descriptor(path, "d.json") == {"name": "bom"}
 
 
-def test_package_dirs_and_owner() -> None:
+def test_package_dirs() -> None:
     files = ["a/datapackage.json", "b/c/datapackage.json", "b/c/main.ipynb", "README.md"]
-    dirs = package_dirs(files)
-    assert dirs == ["a", "b/c"]
-    assert owner("b/c/data/x.csv", dirs) == "b/c"
-    assert owner("b/other.txt", dirs) is None
-    assert owner("a/datapackage.json", dirs) == "a"
+    assert package_dirs(files) == ["a", "b/c"]
 
 
 def test_nested_packages_are_an_error() -> None:
@@ -115,3 +112,26 @@ def test_select(example_repo: Repo) -> None:
     assert [p.name for p in chosen] == ["befolkning"]
     with pytest.raises(UsageError, match="not a package folder"):
         select(packages, [root / "shared"], root)
+
+
+VERSIONS = [
+    ("1.2.3", True), ("1.0.0-rc.1", True), ("1.2", True), ("2026", True), ("2023-03-30", True),
+    ("1.0.0+build.5", True), ("0.1.0", True), ("1_0", True), ("9" * 64, True),
+    ("9" * 65, False), ("v1", False), ("", False), ("1.2\n", False), ("1.2 ", False),
+    ("1..2", False), ("1/2", False), ("1 2", False), (".1", False), ("-1", False),
+    ("1.0 beta", False), (1.2, False), (None, False),
+]
+
+
+@pytest.mark.parametrize(("version", "ok"), VERSIONS)
+def test_version_rule(version: object, ok: bool) -> None:
+    assert (version_problem(version) is None) is ok
+
+
+@pytest.mark.parametrize(("name", "ok"), [
+    ("a", True), ("arbeids-ledighet_2.0", True), ("0x", True),
+    ("A", False), ("a b", False), ("a\n", False), ("-a", False), (".a", False), ("", False),
+    ("æ", False), (None, False), (3, False),
+])
+def test_name_rule(name: object, ok: bool) -> None:
+    assert (name_problem(name) is None) is ok

@@ -355,3 +355,32 @@ def test_store_from_environment(tmp_path: Path, cli: Any) -> None:
     res = cli("publish", make_dir(tmp_path / "out"), "--json", cwd=tmp_path,
               env={"DVBUILD_STORE": store})
     assert res.code == 0 and res.json()["store"] == store and res.json()["catalog"] is None
+
+
+@pytest.mark.parametrize("version", ["1.2.3", "1.0.0-rc.1", "1.2", "2026", "2023-03-30", "v1",
+                                     "1..2", "1.2\n", "", "9" * 65])
+def test_validate_and_publish_agree_on_versions(tmp_path: Path, version: str) -> None:
+    from dvbuild.package import version_problem
+    from dvbuild.validate.packages import descriptor_problems
+
+    folder = make_dir(tmp_path, version=version)
+    descriptor = json.loads((folder / "datapackage.json").read_text())
+    validate_ok = not [p for p in descriptor_problems(descriptor, "f", folder)
+                       if p.pointer == "/version"]
+    try:
+        bundle = pub.collect(folder)
+    except ConfigError as e:
+        assert [p.pointer for p in e.problems] == ["/version"]
+        publish_ok = False
+    else:
+        assert bundle.version.startswith(f"{version}-")
+        publish_ok = True
+    assert validate_ok is publish_ok is (version_problem(version) is None)
+
+
+def test_a_missing_version_is_the_default(tmp_path: Path) -> None:
+    folder = make_dir(tmp_path)
+    descriptor = json.loads((folder / "datapackage.json").read_text())
+    del descriptor["version"]
+    (folder / "datapackage.json").write_text(json.dumps(descriptor))
+    assert pub.collect(folder).semver == "0.1.0"

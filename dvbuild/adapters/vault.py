@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dvbuild import console
-from dvbuild.errors import MissingDependency, ServiceError
-from dvbuild.secrets import SecretError
+from dvbuild.errors import MissingDependency, SecretError, ServiceError
 
 K8S_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 METHODS = ("token", "kubernetes", "jwt")

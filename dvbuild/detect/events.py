@@ -13,12 +13,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from dvbuild.errors import ConfigError, Problem, UsageError
+from dvbuild.errors import UsageError
+from dvbuild.util import read_json_object
 
 ZERO_SHA = "0" * 40
 Compare = Literal["trees", "merge-base", "default-branch", "all", "nothing"]
@@ -39,20 +39,9 @@ class Plan(NamedTuple):
 
 
 def load(path: Path) -> dict[str, Any]:
-    """Read an event payload; an unreadable or malformed file is bad input (exit 2)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read the event file ({e.strerror})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigError(Problem(str(path), f"malformed JSON: {e.msg}", line=e.lineno,
-                                  column=e.colno, expected="a GitHub event payload")) from None
-    if not isinstance(data, dict):
-        raise ConfigError(Problem(str(path), f"top level is {type(data).__name__}",
-                                  expected="a GitHub event payload (a JSON object)"))
-    return data
+    """Read an event payload; an unreadable (UsageError) or malformed (ConfigError, with
+    line and column) file is bad input (exit 2)."""
+    return read_json_object(path, what="a GitHub event payload (a JSON object)", argument=True)
 
 
 def infer_name(payload: Mapping[str, Any]) -> str:

@@ -7,15 +7,15 @@ parsed unless its package is a candidate (or names a `depends_on`).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from dvbuild import gitio
 from dvbuild.detect import globs
-from dvbuild.errors import ConfigError, Problem
-from dvbuild.package import DESCRIPTOR, NAME_RE, Package
+from dvbuild.errors import ConfigError
+from dvbuild.package import DESCRIPTOR, Package, checked_name
 from dvbuild.settings import Settings
+from dvbuild.util import parse_json_object
 
 
 def descriptors(settings: Settings, rev: str) -> tuple[dict[str, str], dict[str, bytes]]:
@@ -59,11 +59,6 @@ def _read(path: Path) -> bytes:
         return b""  # parse() then names the file
 
 
-def descriptor_blobs(settings: Settings, rev: str) -> dict[str, str]:
-    """{package folder relative to the monorepo root: blob id of its datapackage.json}."""
-    return descriptors(settings, rev)[0]
-
-
 def _glob_escape(text: str) -> str:
     return "".join(f"[{c}]" if c in "*?[\\" else c for c in text)
 
@@ -74,27 +69,11 @@ def display(folder: str) -> str:
 
 def parse(raw: bytes, file: str) -> dict[str, Any]:
     """The descriptor object; malformed JSON names the file, line and column."""
-    try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as e:
-        raise ConfigError(Problem(file, f"not UTF-8 text (byte {e.start})",
-                                  expected="a JSON object")) from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(Problem(file, f"malformed JSON: {e.msg}", line=e.lineno,
-                                  column=e.colno, expected="a JSON object")) from None
-    except RecursionError:
-        raise ConfigError(Problem(file, "JSON nested too deeply", expected="a JSON object")) from None
-    if not isinstance(data, dict):
-        raise ConfigError(Problem(file, f"top level is {type(data).__name__}",
-                                  expected="a JSON object"))
-    return data
+    return parse_json_object(raw, file)
 
 
 def make_package(settings: Settings, folder: str, data: dict[str, Any]) -> Package:
-    name = data.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise ConfigError(Problem(display(folder), f"name is {name!r}", pointer="/name",
-                                  expected="a lowercase slug: a-z, 0-9, '-', '_', '.'"))
+    name = checked_name(data, display(folder))
     return Package(name=name, path=folder, folder=_abs(settings.root, folder), descriptor=data)
 
 

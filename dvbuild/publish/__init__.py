@@ -26,8 +26,7 @@ Where each step lives:
 
 from __future__ import annotations
 
-from dvbuild.publish.bundle import REPORT, SEMVER_RE, Bundle, collect
-from dvbuild.publish.catalog import run_document
+from dvbuild.publish.bundle import REPORT, Bundle, collect
 from dvbuild.publish.contents import DOCS
 from dvbuild.publish.history import manifests, read_manifest, rollback, versions
 from dvbuild.publish.manifest import (
@@ -46,8 +45,8 @@ from dvbuild.publish.protocol import publish_bundle, publish_dirs
 from dvbuild.publish.result import PublishResult
 
 __all__ = [
-    "DOCS", "JSON_TYPE", "LATEST", "MANIFEST", "REPORT", "SEMVER_RE", "TYPES", "Bundle",
+    "DOCS", "JSON_TYPE", "LATEST", "MANIFEST", "REPORT", "TYPES", "Bundle",
     "FileEntry", "PublishResult", "canonical_manifest", "collect", "content_type", "latest",
     "manifests", "move_latest", "now_iso", "publish_bundle", "publish_dirs", "read_manifest",
-    "rollback", "run_document", "version_id", "versions",
+    "rollback", "version_id", "versions",
 ]

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from dvbuild import console
 from dvbuild.errors import ConfigError, Problem, UsageError
-from dvbuild.package import DEFAULT_VERSION, DESCRIPTOR, NAME_RE, read_descriptor
+from dvbuild.package import (
+    DEFAULT_VERSION,
+    DESCRIPTOR,
+    VERSION_RULE,
+    checked_name,
+    read_descriptor,
+    version_problem,
+)
 from dvbuild.publish.contents import hash_files, version_paths
 from dvbuild.publish.manifest import FileEntry, version_id
 from dvbuild.publish.resources import summaries
+from dvbuild.util import read_json_object
 
-SEMVER_RE = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
+if TYPE_CHECKING:
+    from dvbuild.notebooks.report import Report
+
 REPORT = "report.json"
 
 
@@ -30,7 +38,7 @@ class Bundle:
     folder: Path
     descriptor: Mapping[str, Any]
     files: tuple[FileEntry, ...]
-    report: Mapping[str, Any]  # report.json of the run that built the directory, or {}
+    report: Report | None  # report.json of the run that built the directory
     notebooks: tuple[dict[str, Any], ...]
     commit: str | None
     input_hash: str | None
@@ -82,7 +90,8 @@ def collect(folder: Path, *, commit: str | None = None, input_hash: str | None =
     return Bundle(
         name=name, semver=semver, folder=root, descriptor=descriptor,
         files=tuple(hash_files(root, paths, types)), report=report, notebooks=tuple(notebooks),
-        commit=report.get("commit") or commit, input_hash=report.get("input_hash") or input_hash,
+        commit=(report and report.get("commit")) or commit,
+        input_hash=(report and report.get("input_hash")) or input_hash,
     )
 
 
@@ -109,15 +118,13 @@ def collect_all(dirs: Sequence[Path], *, commit: str | None,
 
 
 def _name_and_semver(descriptor: Mapping[str, Any], display: str) -> tuple[str, str]:
-    name = descriptor.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise ConfigError(Problem(display, f"name is {name!r}", pointer="/name",
-                                  expected="a lowercase slug: a-z, 0-9, '-', '_', '.'"))
-    semver = str(descriptor.get("version") or DEFAULT_VERSION)
-    if not SEMVER_RE.match(semver):
-        raise ConfigError(Problem(display, f"version is {semver!r}", pointer="/version",
-                                  expected="a semantic version like 1.2.0"))
-    return name, semver
+    name = checked_name(descriptor, display)
+    value = descriptor.get("version")
+    semver = DEFAULT_VERSION if value is None else value
+    why = version_problem(semver)
+    if why:
+        raise ConfigError(Problem(display, why, pointer="/version", expected=VERSION_RULE))
+    return name, str(semver)
 
 
 def _spec_problems(descriptor: Mapping[str, Any], display: str) -> list[Problem]:
@@ -128,12 +135,13 @@ def _spec_problems(descriptor: Mapping[str, Any], display: str) -> list[Problem]
             for pointer, message, expected in spec.problems(descriptor)]
 
 
-def _read_report(folder: Path) -> dict[str, Any]:
+def _read_report(folder: Path) -> Report | None:
+    """The run's report.json; a missing or unreadable one only costs the run's facts."""
+    path = folder / REPORT
+    if not path.exists():
+        return None
     try:
-        data = json.loads((folder / REPORT).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as e:
-        console.log(f"warning: {folder / REPORT}: ignored ({e})")
-        return {}
-    return data if isinstance(data, dict) else {}
+        return cast("Report", read_json_object(path, what="a report.json object"))
+    except ConfigError as e:
+        console.log(f"warning: report ignored: {e}")
+        return None

@@ -16,7 +16,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from dvbuild.package import NAME_RE
+from dvbuild import secrets
+from dvbuild.package import NAME_RULE, VERSION_RULE, name_problem, version_problem
 from dvbuild.validate import positions as jsonpos
 from dvbuild.validate import spec
 from dvbuild.validate.schedule import cron_problem, timezone_problem
@@ -35,10 +36,6 @@ JOB_KEYS = ("team", "namespace", "resources", "ttl", "backoff_limit", "concurren
             "env_from", "outbound", "command", "image_pull_policy", "image_pull_secrets", "webhook",
             "failed_jobs_history_limit", "successful_jobs_history_limit")
 CONCURRENCY = ("Allow", "Forbid", "Replace")
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-VAULT_REF_RE = re.compile(r"^vault:/?[^/#\s]+/[^#\s]+#[^#\s]+$")  # as secrets.parse_vault reads it
-VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]*$")
-SLUG = "a lowercase slug: a-z, 0-9, '-', '_', '.' (starting with a letter or digit)"
 
 
 def issues(d: Mapping[str, Any], folder: Path, root: Path | None,
@@ -49,8 +46,8 @@ def issues(d: Mapping[str, Any], folder: Path, root: Path | None,
         yield from _split("/schedule", cron_problem(d["schedule"]))
     if "timezone" in d:
         yield from _split("/timezone", timezone_problem(d["timezone"]))
-    if "version" in d and isinstance(d["version"], str) and not VERSION_RE.match(d["version"]):
-        yield "/version", f"version is {d['version']!r}", "a version such as '1.2.0'"
+    if isinstance(d.get("version"), str):  # another type is the spec check's to report
+        yield from _issue("/version", version_problem(d["version"]), VERSION_RULE)
     for key in ("timeout", "test_timeout"):
         if key in d:
             yield from _positive(d[key], f"/{key}", key)
@@ -72,11 +69,13 @@ def _split(pointer: str, problem: str | None) -> Iterator[Issue]:
         yield pointer, found, expected
 
 
+def _issue(pointer: str, problem: str | None, rule: str) -> Iterator[Issue]:
+    if problem:
+        yield pointer, problem, rule
+
+
 def _name(name: Any) -> Iterator[Issue]:
-    if name is None:
-        yield "/name", "name is missing", SLUG
-    elif not isinstance(name, str) or not NAME_RE.match(name):
-        yield "/name", f"name is {spec._short(name)}", SLUG
+    yield from _issue("/name", name_problem(name), NAME_RULE)
 
 
 def unknown_keys(d: Mapping[str, Any], known: tuple[str, ...], at: str) -> Iterator[Issue]:
@@ -217,32 +216,13 @@ def _secrets(value: Any) -> Iterator[Issue]:
         return
     for name, ref in value.items():
         at = f"/secrets/{jsonpos.escape(name)}"
-        if not ENV_NAME_RE.match(name):
+        if not secrets.is_env_name(name):
             yield at, f"secret name {name!r} is not an environment variable name", \
                 "letters, digits and '_', not starting with a digit"
         if not isinstance(ref, str):
-            yield at, f"secret reference is {spec._kind(ref)}", _REF
+            yield at, f"secret reference is {spec._kind(ref)}", secrets.FORMS
             continue
-        problem = secret_ref_problem(ref)
-        if problem:
-            yield at, problem, _REF
-
-
-_REF = "'env:<NAME>' or 'vault:<mount>/<path>#<key>'"
-
-
-def secret_ref_problem(ref: str) -> str | None:
-    """What is wrong with a secret reference, or None. Never echoes more than the scheme
-    and the shape (a reference names a secret, it is not one, but be careful anyway)."""
-    scheme, sep, rest = ref.partition(":")
-    if not sep:
-        return f"secret reference {ref[:40]!r} has no scheme"
-    if scheme == "env":
-        return None if ENV_NAME_RE.match(rest) else f"env reference {ref!r} names no variable"
-    if scheme == "vault":
-        return None if VAULT_REF_RE.match(ref) else \
-            f"vault reference {ref!r} is not of the form vault:<mount>/<path>#<key>"
-    return f"unknown secret reference scheme {scheme[:20]!r}"
+        yield from _issue(at, secrets.problem(ref), secrets.FORMS)
 
 
 def _job(job: Any) -> Iterator[Issue]:
@@ -253,7 +233,7 @@ def _job(job: Any) -> Iterator[Issue]:
         return
     yield from unknown_keys(job, JOB_KEYS, "/job")
     for key in ("team", "namespace"):
-        if key in job and not (isinstance(job[key], str) and NAME_RE.match(job[key])):
+        if key in job and name_problem(job[key]):
             yield f"/job/{key}", f"{key} is {spec._short(job[key])}", "a Kubernetes name"
     if "concurrency_policy" in job and job["concurrency_policy"] not in CONCURRENCY:
         yield "/job/concurrency_policy", \
