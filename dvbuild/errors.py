@@ -3,9 +3,13 @@
     DvbuildError                  exit 1 unless a subclass says otherwise
      ├── InputError               exit 2: the user must fix something
      │    ├── UsageError          bad flags, missing arguments, bad refs
-     │    └── ConfigError         datapackage.json / dvbuild.yaml problems (one or many)
+     │    ├── ConfigError         datapackage.json / dvbuild.yaml problems (one or many)
+     │    └── MissingDependency   an optional extra is not installed (names the pip command)
      ├── PackageFailed            exit 1: a package's test, build or publish failed
+     ├── SecretError              exit 1: a secret reference could not be resolved (never shows a value)
      ├── ServiceError             exit 1: a store, catalog, engine or API did not answer as it should
+     ├── DataPackageError         exit 1: read_dp cannot read a published package (names store,
+     │                            package and version): missing, no match, incomplete, checksum
      └── CalledProcessError       exit 1: a subprocess (git, pip, ...) failed
 
 Messages are user-facing: one line saying what is wrong, plus an optional hint.
@@ -87,8 +91,23 @@ class PackageFailed(DvbuildError):
         self.package = package
 
 
+class SecretError(DvbuildError):
+    """A secret could not be resolved; the message names it but never holds a value."""
+
+
 class ServiceError(DvbuildError):
     pass
+
+
+class DataPackageError(DvbuildError):
+    """`read_dp` could not read a published package as asked; says where it looked."""
+
+    def __init__(self, message: str, *, store: str, package: str, version: str,
+                 hint: str = "") -> None:
+        super().__init__(f"{store}: package {package!r}, version {version!r}: {message}", hint)
+        self.store = store
+        self.package = package
+        self.version = version
 
 
 class MissingDependency(InputError):
