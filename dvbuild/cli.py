@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 COMMANDS = (
     "detect", "validate", "init", "test", "run", "build", "publish", "versions",
-    "render", "status", "comment", "local",
+    "render", "status", "lineage", "comment", "local",
 )
 
 _app: typer.Typer | None = None

@@ -72,7 +72,10 @@ def test_publish_writes_mappings_then_one_exact_bulk(
         tmp_path: Path, httpserver: HTTPServer, fake: FakeElastic) -> None:
     store_url = (tmp_path / "store").as_uri()
     folder = make_dir(tmp_path / "out")
-    (folder / "report.json").write_text(json.dumps({"commit": "c0ffee", "input_hash": "ab" * 32}))
+    reads = [{"name": "befolkning", "version": "1.1.0-bbbbbbbbbbbb", "resource": "t",
+              "sha256": "b" * 64}]
+    (folder / "report.json").write_text(json.dumps({"commit": "c0ffee", "input_hash": "ab" * 32,
+                                                    "inputs": reads}))
     [result] = pub.publish_dirs([folder], store_url, httpserver.url_for("/"),
                                 environ={"GITHUB_RUN_ID": "77"})
     assert result.status == "published" and result.catalog, result.error
@@ -85,6 +88,10 @@ def test_publish_writes_mappings_then_one_exact_bulk(
         assert request.headers["Accept"] == COMPAT_JSON
     assert MAPPINGS[PACKAGES]["dynamic"] is False
     assert MAPPINGS[RUNS]["properties"]["started"] == {"type": "date"}
+    keyword = {"type": "keyword"}
+    for alias in (PACKAGES, VERSIONS):
+        assert MAPPINGS[alias]["properties"]["inputs"] == {"type": "nested", "properties": {
+            "name": keyword, "version": keyword, "resource": keyword, "sha256": keyword}}
 
     [(bulk_request, _)] = [(r, x) for r, x in httpserver.log if r.path == "/_bulk"]
     assert bulk_request.headers["Content-Type"] == COMPAT_NDJSON
@@ -101,6 +108,7 @@ def test_publish_writes_mappings_then_one_exact_bulk(
     ]
     assert package["version"] == version["version"] == result.version
     assert package["commit"] == "c0ffee" and package["input_hash"] == "ab" * 32
+    assert package["inputs"] == version["inputs"] == reads
     assert package["resources"][0]["rows"] == 3
     assert package["resources"][0]["columns"] == [{"name": "a", "type": "integer"},
                                                   {"name": "b", "type": "string"}]

@@ -154,3 +154,23 @@ def test_compares_with_the_published_version(tmp_path: Path, cli: Callable[..., 
     assert result.code == 0, result.err
     assert "(+1 233)" in result.out  # 1 row published, 1234 now
     assert "~~`gone`~~" in result.out
+
+
+def test_says_which_upstream_versions_changed(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    from dvbuild import publish
+
+    built = tmp_path / "built" / "arbeidsledighet"
+    built.mkdir(parents=True)
+    (built / "datapackage.json").write_text(json.dumps({"name": "arbeidsledighet", "resources": []}))
+    before = [{"name": "befolkning", "version": "1.0.0-aaaa", "resource": "t", "sha256": "a"},
+              {"name": "gammel", "version": "0.1.0-dddd", "resource": None, "sha256": "d"}]
+    (built / "report.json").write_text(json.dumps({"inputs": before}))
+    store = (tmp_path / "store").as_uri()
+    publish.publish_dirs([built], store, None, environ={})
+    now = [{**before[0], "version": "1.1.0-bbbb"}, {**before[0], "name": "ny", "version": "2.0.0-cccc"}]
+    reports = write_reports(tmp_path / "out", {**passed(), "inputs": now})
+    result = cli("comment", "--report", reports, "--dry-run", "--store", store, cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert "- upstream changed: `befolkning` 1.0.0-aaaa → 1.1.0-bbbb\n" in result.out
+    assert "- new upstream: `ny` 2.0.0-cccc\n" in result.out
+    assert "- no longer read: `gammel` (was 0.1.0-dddd)\n" in result.out

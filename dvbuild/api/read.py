@@ -4,9 +4,11 @@
     df = dvbuild.read_dp("arbeidsledighet", "ledighet", version="^1.2")
     descriptor = dvbuild.read_dp("arbeidsledighet")       # its published datapackage.json
 
-The store is the `store` argument, else $DVBUILD_STORE, else dvbuild.yaml's
-`store` (found as `read_sql` finds it: $DVBUILD_CONFIG, else the nearest one at
-or above the working directory). Only complete versions are read (ranges.py says
+The store is the `store` argument, else $DVBUILD_READ_FIRST when it holds the
+package (`dvbuild test` puts there the outputs of upstream packages tested in the
+same call), else $DVBUILD_STORE, else dvbuild.yaml's `store` (found as `read_sql`
+finds it: $DVBUILD_CONFIG, else the nearest one at or above the working
+directory). Only complete versions are read (ranges.py says
 which one); every file is checked against the sha256 its `_manifest.json`
 records and kept in a cache by that sha256 ($DVBUILD_CACHE_DIR, else the user
 cache dir's `dvbuild/read_dp`). Each read that succeeds is recorded for lineage
@@ -40,6 +42,9 @@ from dvbuild.stores import Store, open_store
 from dvbuild.stores.file import FileStore
 
 STORE_ENV = "DVBUILD_STORE"
+# Set by `dvbuild test` for packages that read others tested in the same call: a file
+# store holding those upstream test outputs, read before DVBUILD_STORE for what it holds.
+FIRST_ENV = "DVBUILD_READ_FIRST"
 CACHE_ENV = "DVBUILD_CACHE_DIR"
 INPUTS = ".dvbuild-inputs.jsonl"
 INPUT_KEYS = ("name", "version", "resource", "sha256")
@@ -63,7 +68,8 @@ def read_dp(name: str, resource: str | None = None, *, version: str = "latest",
     """A resource of a published package as a pandas DataFrame; with `resource` None,
     the package's published datapackage.json as a dict."""
     env = os.environ if environ is None else environ
-    where = _Where(store_url(store, env), name, str(version))
+    url = (_first(name, env) if store is None else None) or store_url(store, env)
+    where = _Where(url, name, str(version))
     if not NAME_RE.match(name):
         raise where.error("not a package name", hint="a lowercase slug: a-z, 0-9, '-', '_', '.'")
     try:
@@ -107,6 +113,17 @@ def store_url(store: str | None, environ: Mapping[str, str], cwd: Path | None = 
     raise ConfigError(Problem("dvbuild.yaml", "read_dp: no store to read from", "/store",
                               expected=f"read_dp(..., store=URL), ${STORE_ENV}, or store: in "
                                        "dvbuild.yaml"))
+
+
+def _first(name: str, environ: Mapping[str, str]) -> str | None:
+    """$DVBUILD_READ_FIRST when it holds a version of `name`, else None (the usual store)."""
+    url = environ.get(FIRST_ENV)
+    if not url or not NAME_RE.match(name):
+        return None
+    from dvbuild.publish.manifest import latest_key
+
+    store = FileStore.from_url(url)
+    return url if store.root.is_dir() and store.stat(latest_key(name)) is not None else None
 
 
 def _anchored(url: str, base: Path) -> str:
@@ -154,7 +171,10 @@ def resolve(store: Store, where: _Where) -> Mapping[str, Any]:
 
 
 def _latest(store: Store, where: _Where) -> Mapping[str, Any]:
-    pointer = latest(store, where.name)
+    try:
+        pointer = latest(store, where.name)
+    except ServiceError as e:  # an unreadable latest.json
+        raise where.error(e.message, hint=e.hint) from None
     if pointer is None:
         complete = versions(store, where.name)
         if not complete:

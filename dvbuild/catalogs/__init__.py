@@ -96,6 +96,7 @@ def documents(manifest: Mapping[str, Any], store: Store, *,
         "store": {"version": store.url_for(base.rstrip("/")),
                   "manifest": store.url_for(base + "_manifest.json"),
                   "latest": store.url_for(f"{name}/latest.json")},
+        "inputs": manifest.get("inputs") or [],  # what the run read: lineage.py follows them
         "created": manifest.get("published"),
     }
     package = {**doc, "published": published, "published_ms": published_ms(published)}

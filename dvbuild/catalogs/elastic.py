@@ -46,6 +46,9 @@ _PACKAGE = {
         }},
         "notebooks": {"properties": {"path": KEYWORD, "url": LINK, "html_url": LINK}},
         "store": {"properties": {"version": LINK, "manifest": LINK, "latest": LINK}},
+        # nested: "who read befolkning@1.1.0-…" must match name and version of one read
+        "inputs": {"type": "nested", "properties": {
+            "name": KEYWORD, "version": KEYWORD, "resource": KEYWORD, "sha256": KEYWORD}},
     },
 }
 _RUN = {
