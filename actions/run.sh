@@ -5,6 +5,7 @@
 #   DVBUILD_PACKAGES  package folders, separated by spaces, commas or newlines
 #                     (default: what detect selects, for `all`; every package otherwise)
 #   DVBUILD_STORE, DVBUILD_CATALOG, DVBUILD_REGISTRY, DVBUILD_REPORT_DIR, DVBUILD_VENV
+#   DVBUILD_ALLOW_TEST_OUTPUT  "true": publish test runs' output (else publish refuses it)
 # Step outputs: report-dir (and packages, matrix, any, written by `dvbuild detect`).
 set -uo pipefail
 
@@ -16,6 +17,8 @@ store=()
 catalog=()
 if [ -n "${DVBUILD_STORE:-}" ]; then store=(--store "$DVBUILD_STORE"); fi
 if [ -n "${DVBUILD_CATALOG:-}" ]; then catalog=(--catalog "$DVBUILD_CATALOG"); fi
+allow_test=()
+if [ "${DVBUILD_ALLOW_TEST_OUTPUT:-}" = true ]; then allow_test=(--allow-test-output); fi
 if [ -n "${DVBUILD_REGISTRY:-}" ]; then export DVBUILD_REGISTRY; fi
 read -r -a packages <<< "$(printf '%s' "${DVBUILD_PACKAGES:-}" | tr '\n,' '  ')"
 status=0
@@ -64,7 +67,7 @@ publish() {
   local dirs=()
   mapfile -t dirs < <(passed dir)
   if [ ${#dirs[@]} -eq 0 ]; then echo "dvbuild: nothing passed, nothing to publish"; return 0; fi
-  "$dvbuild" publish "${dirs[@]}" "${store[@]}" "${catalog[@]}"
+  "$dvbuild" publish "${dirs[@]}" "${store[@]}" "${catalog[@]}" "${allow_test[@]}"
 }
 
 mkdir -p "$report_dir"

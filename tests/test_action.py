@@ -220,8 +220,12 @@ def test_step_actions_test_publish_render_comment(
     assert "`two`" in tested.summary.read_text()  # and the job summary
 
     store = tmp_path / "store"
-    published = runner.run(actions / "publish" / "action.yml", {
-        "report-dir": str(reports), "store": f"file://{store}", "working-directory": "team"})
+    inputs = {"report-dir": str(reports), "store": f"file://{store}", "working-directory": "team"}
+    refused = runner.run(actions / "publish" / "action.yml", inputs)
+    assert refused.codes[-1] == 2 and "--allow-test-output" in refused.log  # a test run's output
+    assert not store.exists()
+    published = runner.run(actions / "publish" / "action.yml",
+                           {**inputs, "allow-test-output": "true"})
     assert published.ok, published.log
     assert (store / "two" / "latest.json").is_file()
 

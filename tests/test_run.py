@@ -11,7 +11,13 @@ from typing import Any
 import nbformat
 from pytest_httpserver import HTTPServer
 
+from dvbuild import __version__
 from tests.test_notebooks import notebook
+
+# what the image (DVBUILD_IMAGE_*) and a GitHub Actions runner (GITHUB_*) set
+IMAGE_ENV = {"DVBUILD_IMAGE_REF": "r.io/team/pkg:abc", "DVBUILD_IMAGE_DIGEST": "sha256:" + "e" * 64,
+             "GITHUB_SERVER_URL": "https://github.example.com", "GITHUB_REPOSITORY": "navikt/team",
+             "GITHUB_RUN_ID": "77"}
 
 
 def package(folder: Path, cells: tuple[str, ...], **fields: Any) -> Path:
@@ -33,10 +39,13 @@ def test_run_uses_production_parameters_without_git(tmp_path: Path, cli: Callabl
     out = tmp_path / "out"
     result = cli("run", folder, "--out", out, "--no-publish", cwd=tmp_path,
                  env={"PROD_DB": "hunter2-prod", "DVBUILD_COMMIT": "c" * 40,
-                      "DVBUILD_INPUT_HASH": "f" * 64})
+                      "DVBUILD_INPUT_HASH": "f" * 64, **IMAGE_ENV})
     assert result.code == 0, result.err
     report = json.loads((out / "pkg/report.json").read_text())
-    assert report["status"] == "passed" and report["mode"] == "run"
+    assert report["status"] == "passed" and report["mode"] == "production"
+    assert report["parameters"] == {"rows": 5} and report["dvbuild_version"] == __version__
+    assert report["image"] == {"ref": "r.io/team/pkg:abc", "digest": "sha256:" + "e" * 64}
+    assert report["run_url"] == "https://github.example.com/navikt/team/actions/runs/77"
     assert report["commit"] == "c" * 40 and report["input_hash"] == "f" * 64
     assert report["resources"][0]["rows"] == 5
     text = (out / "pkg/main.ipynb").read_text()
@@ -50,11 +59,14 @@ def test_run_publishes_to_the_store(tmp_path: Path, cli: Callable[..., Any]) -> 
                      resources=[{"name": "t", "path": "t.csv"}])
     store = tmp_path / "store"
     result = cli("run", folder, "--out", tmp_path / "out", "--store", f"file://{store}",
-                 env={"DVBUILD_COMMIT": "a" * 40, "DVBUILD_INPUT_HASH": "b" * 64})
+                 env={"DVBUILD_COMMIT": "a" * 40, "DVBUILD_INPUT_HASH": "b" * 64, **IMAGE_ENV})
     assert result.code == 0, result.err
     latest = json.loads((store / "pkg/latest.json").read_text())
     manifest = json.loads((store / "pkg/versions" / latest["version"] / "_manifest.json").read_text())
     assert manifest.get("input_hash") == "b" * 64
+    assert manifest["mode"] == "production" and manifest["parameters"] == {"rows": 3}
+    assert manifest["commit"] == "a" * 40 and manifest["dvbuild_version"] == __version__
+    assert manifest["image"]["ref"] == "r.io/team/pkg:abc" and manifest["run_url"].endswith("/77")
     paths = {f["path"] for f in manifest["files"]}
     assert {"t.csv", "main.ipynb", "datapackage.json"} <= paths
 

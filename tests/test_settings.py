@@ -98,3 +98,32 @@ def test_given_config_stands_in_for_dvbuild_yaml(tmp_path: Path):
     settings = load_settings(tmp_path, environ={"DVBUILD_STORE": "file:///env"},
                              require_git=False, config=RepoConfig(store="file:///given"))
     assert settings.config.store == "file:///env" and settings.config.global_ == ()
+
+
+def test_duplicate_keys_are_an_error_with_pointer_and_line(tmp_path: Path) -> None:
+    (tmp_path / "dvbuild.yaml").write_text("store: s3://a\nnaisjob:\n  team: x\n  team: y\n"
+                                           "store: s3://b\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path)
+    assert e.value.exit_code == 2
+    assert [(p.file, p.pointer, p.line) for p in e.value.problems] == [
+        ("dvbuild.yaml", "/naisjob/team", 4), ("dvbuild.yaml", "/store", 5)]
+    assert "key 'store' is given twice in the same mapping (first at line 1)" in str(e.value)
+
+
+def test_yaml_aliases_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "dvbuild.yaml").write_text("global: &g ['a']\nignore: *g\n")
+    with pytest.raises(ConfigError, match="aliases") as e:
+        load_config(tmp_path)
+    assert e.value.problems[0].line == 2
+
+
+def test_run_url_and_image_for_provenance(make_repo):
+    repo = make_repo()
+    plain = load_settings(repo.path, environ={})
+    assert plain.github.run_url is None and plain.image.as_dict() is None
+    settings = load_settings(repo.path, environ={
+        "GITHUB_SERVER_URL": "https://github.example.com/", "GITHUB_REPOSITORY": "navikt/team",
+        "GITHUB_RUN_ID": "9", "DVBUILD_IMAGE_REF": "r.io/team/p:abc"})
+    assert settings.github.run_url == "https://github.example.com/navikt/team/actions/runs/9"
+    assert settings.image.as_dict() == {"ref": "r.io/team/p:abc", "digest": None}

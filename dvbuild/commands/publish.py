@@ -26,6 +26,9 @@ COMMIT_OPTION = typer.Option(None, "--commit", metavar="SHA",
                              help="Commit sha, when no report.json has one.")
 INPUT_HASH_OPTION = typer.Option(None, "--input-hash", metavar="HASH",
                                  help="Input hash, when no report.json has one.")
+ALLOW_TEST_OPTION = typer.Option(False, "--allow-test-output",
+                                 help="Publish folders a test run wrote (report.json mode: "
+                                      "test); without it they are refused (exit 2).")
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +42,7 @@ def publish(
     rollback: str = ROLLBACK_OPTION,
     commit: str = COMMIT_OPTION,
     input_hash: str = INPUT_HASH_OPTION,
+    allow_test_output: bool = ALLOW_TEST_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> int:
     """Publish built package directories as versions in a store (and a catalog)."""
@@ -50,7 +54,8 @@ def publish(
     if rollback:
         return _rollback(targets or [], rollback, store, catalog, as_json, settings.environ)
     results = pub.publish_dirs([Path(t) for t in targets or []], store, catalog,
-                               environ=settings.environ, commit=commit, input_hash=input_hash)
+                               environ=settings.environ, commit=commit, input_hash=input_hash,
+                               allow_test_output=allow_test_output)
     failed = [r for r in results if r.status == "failed"]
     if as_json:
         console.emit_json({"store": store, "catalog": catalog,
@@ -59,8 +64,10 @@ def publish(
         for r in results:
             state = r.error if r.status == "failed" else ("latest" if r.latest else "not latest")
             console.echo(f"{r.name}\t{r.version}\t{r.status}\t{state}")
-    for r in failed:
-        console.annotate("error", f"{r.name}: publish failed: {r.error}")
+    for r in failed:  # a refused directory: one annotation per problem, on its file
+        for p in r.problems or [{"message": r.error, "file": "", "line": None}]:
+            console.annotate("error", f"{r.name}: publish failed: {p['message']}",
+                             file=str(p["file"] or ""), line=p["line"])
     return 1 if failed else 0
 
 

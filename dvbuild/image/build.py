@@ -265,7 +265,8 @@ def _engine_build(engine: Engine, p: Plan, ref: str, cache_from: list[str]) -> s
 
 
 def _buildargs(t: Target) -> dict[str, str]:
-    return {"DVBUILD_COMMIT": t.commit, "DVBUILD_INPUT_HASH": t.input_hash}
+    return {"DVBUILD_COMMIT": t.commit, "DVBUILD_INPUT_HASH": t.input_hash,
+            "DVBUILD_IMAGE_REF": t.tags[0]}
 
 
 def _build_hint(text: str) -> str:

@@ -26,14 +26,15 @@ class Runtime:
 
 
 def environment(settings: Settings, package: Package, pick: Picker, notes: Notes,
-                job: str) -> Runtime:
-    """Env, the Secrets it comes from (`job`'s own by default) and Vault paths to mount."""
+                job: str, image: str = "") -> Runtime:
+    """Env, the Secrets it comes from (`job`'s own by default) and Vault paths to mount;
+    `image` is what the job runs, recorded by `dvbuild run` with what it publishes."""
     env = _plain_env(pick("env", {}), package, notes)
     env_names = {e["name"] for e in env}
     refs_env, vault_paths = _secret_refs(package, notes)
     runtime = {"DVBUILD_STORE": settings.config.store, "DVBUILD_CATALOG": settings.config.catalog,
                "VAULT_ADDR": settings.config.vault.get("address") if vault_paths else None,
-               "AWS_ENDPOINT_URL": s3_endpoint(settings)}
+               "AWS_ENDPOINT_URL": s3_endpoint(settings), **image_env(image)}
     env += [{"name": k, "value": _no_userinfo(str(u))} for k, u in runtime.items()
             if u and k not in env_names]
     # credentials (S3, catalog, webhook URL, `env:` secrets) come from one Secret per job
@@ -41,6 +42,15 @@ def environment(settings: Settings, package: Package, pick: Picker, notes: Notes
         or _scheme(settings.config.catalog) in ("http", "https") or pick("webhook")
     env_from = names(pick("env_from", [job] if needs else []), "env_from", notes)
     return Runtime(env=env, env_from=env_from, vault_paths=vault_paths)
+
+
+def image_env(image: str) -> dict[str, str]:
+    """DVBUILD_IMAGE_REF, and DVBUILD_IMAGE_DIGEST when the image is pinned by digest
+    (`name@sha256:…`): a pod cannot learn its image's digest any other way."""
+    if not image:
+        return {}
+    _, at, digest = image.partition("@")
+    return {"DVBUILD_IMAGE_REF": image, **({"DVBUILD_IMAGE_DIGEST": digest} if at else {})}
 
 
 def _scheme(url: str | None) -> str:

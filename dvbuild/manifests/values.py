@@ -61,7 +61,7 @@ def job_values(settings: Settings, package: Package, image: str, kind: str = "na
     name = job_name(package.name)
     job = job_spec(pick, package, notes)
     amounts = resources(pick("resources", {}), notes)
-    runtime = environment(settings, package, pick, notes, name)
+    runtime = environment(settings, package, pick, notes, name, image)
     return Values(
         descriptor_file=file, name=name, image=image, schedule=package.schedule or "",
         timezone=package.timezone, team=team, namespace=namespace,

@@ -6,8 +6,11 @@
     <store>/<name>/latest.json                         moved forward only, conditionally
 
 `<version>` is `<semver>-<d12>`, d12 being the head of the sha256 of the
-canonical manifest, so the same files always land under the same key and a
-rerun finishes what an interrupted run began. The catalog is written after the
+canonical manifest of what a consumer reads (Bundle.content: the descriptor
+without run-volatile fields, the resource files, the docs; not the executed
+notebooks), so the same data always lands under the same key and a rerun
+finishes what an interrupted run began. A test run's output is refused unless
+allowed (`dvbuild local` allows it). The catalog is written after the
 store, so it never points at files that are not there.
 
 Where each step lives:
