@@ -11,6 +11,9 @@ Everything lands below OUT and nothing leaves the machine:
     OUT/comment.md         the PR comment, as GitHub would show it
     OUT/summary.md         the job summary
 
+and `<monorepo>/.dvbuild/last-local.json` records OUT, so `dvbuild status` and
+`dvbuild lineage` read this run's catalog (dvbuild/catalogs/last_local.py).
+
 A failing package does not stop the others; each step records what it did in a
 `Step`, and the run's exit code is 2 for bad input, 1 for a failed package.
 """
@@ -35,6 +38,7 @@ if TYPE_CHECKING:  # the stages are imported when their step runs
 
 STEPS = ("detect", "validate", "test", "build", "publish", "render", "report")
 OWN_MARK = ".dvbuild-local"
+TEST_OUTPUTS = "test outputs published to the local store"
 
 
 @dataclass
@@ -103,6 +107,9 @@ def run_local(settings: Settings, *, out: Path, base: str | None = None, head: s
         render_manifests(settings, run, step)
     with _step(run, "report", tell) as step:
         write_reports(run, step)
+    from dvbuild.catalogs.last_local import remember
+
+    remember(settings.root, run.out, _store(run), _catalog(run))  # what `status` reads
     return run
 
 
@@ -203,22 +210,38 @@ def _invalid_report(package: Package, problems: list[str], commit: str | None) -
 
 
 def test_packages(settings: Settings, run: LocalRun, step: Step) -> None:
+    """Packages that read others (`reads`) run after them, in layers; a layer that later
+    ones read is published to the local store first, so their read_dp sees its output."""
     from dvbuild import notebooks
 
     todo = [p for p in run.packages if p.name not in run.invalid]
     if not todo:
         step.status, step.detail = "skipped", "no valid packages" if run.packages else "no packages"
         return
-    run.reports += notebooks.test_packages(settings, todo, run.out / "packages")
+    # what the store held before this run, for the comment (early publishes change it)
+    run.previous = _previous(_store(run), [p.name for p in todo], settings)
+    local = settings._replace(config=settings.config._replace(test_store=_store(run)))
+    run.reports += notebooks.test_in_layers(local, todo, run.out / "packages",
+                                            upstream_store=_store(run),
+                                            upstream_catalog=_catalog(run), commit=run.head)
     run.reports.sort(key=lambda r: r["package"])
     failed = [r for r in run.reports if r.get("status") not in ("passed", "invalid")]
     step.where = _rel(run.out / "packages")
-    step.detail = f"{len(todo) - len(failed)} passed, {len(failed)} failed"
     from dvbuild.comment.markdown import annotate
+    from dvbuild.notebooks.report import counts_text
 
+    step.detail = counts_text(run.reports)  # the comment and summary count with it too
     annotate(failed, settings.prefix)
     if failed:
         step.status = "failed"
+
+
+def _store(run: LocalRun) -> str:
+    return f"file://{run.out / 'store'}"
+
+
+def _catalog(run: LocalRun) -> str:
+    return f"file://{run.out / 'catalog'}"
 
 
 def build_images(settings: Settings, run: LocalRun, step: Step, *, enabled: bool) -> None:
@@ -245,16 +268,19 @@ def build_images(settings: Settings, run: LocalRun, step: Step, *, enabled: bool
 def publish_packages(settings: Settings, run: LocalRun, step: Step) -> None:
     from dvbuild import publish
 
-    store, catalog = f"file://{run.out / 'store'}", f"file://{run.out / 'catalog'}"
-    run.previous = _previous(store, [p.name for p in run.passed], settings)
+    store, catalog = _store(run), _catalog(run)
+    run.previous = run.previous or _previous(store, [p.name for p in run.passed], settings)
     if not run.passed:
         step.status, step.detail = "skipped", _nothing_passed(run)
         return
     dirs = [run.out / "packages" / p.name for p in run.passed]
-    results = publish.publish_dirs(dirs, store, catalog, environ=settings.environ, commit=run.head)
+    # a dry run publishes what its test runs wrote: the local store is for looking at them
+    results = publish.publish_dirs(dirs, store, catalog, environ=settings.environ, commit=run.head,
+                                   allow_test_output=True)
     run.results["publish"] = [r.as_dict() for r in results]
     step.where = _rel(run.out / "store")
-    step.detail = ", ".join(f"{r.name} {r.version or ''} {r.status}".strip() for r in results)
+    step.detail = TEST_OUTPUTS + ": " + ", ".join(
+        f"{r.name} {r.version or ''} {r.status}".strip() for r in results)
     if any(r.status == "failed" for r in results):
         step.status = "failed"
 

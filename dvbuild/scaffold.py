@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dvbuild import templating
 from dvbuild.errors import ConfigError, UsageError
-from dvbuild.package import DESCRIPTOR, name_problem
+from dvbuild.package import DESCRIPTOR, DESCRIPTORS, name_problem
 
 WORKFLOW = Path(".github") / "workflows" / "dvbuild.yml"
 WORKFLOW_FILES = ("dvbuild.yml", "dvbuild-comment.yml")
@@ -50,7 +50,7 @@ def target_problem(folder: Path) -> str | None:
     if folder.is_dir() and any(folder.iterdir()):
         return f"{folder} already exists and is not empty; dvbuild init never overwrites"
     for parent in folder.parents:
-        if (parent / DESCRIPTOR).is_file():
+        if any((parent / n).is_file() for n in DESCRIPTORS):
             return f"{folder} is inside the package folder {parent}; packages do not nest"
     return None
 

@@ -14,9 +14,10 @@ from dvbuild import gitio
 from dvbuild.errors import ConfigError, DvbuildError, Problem, UsageError
 
 CONFIG_FILE = "dvbuild.yaml"
+MAX_CONFIG_BYTES = 1024 * 1024
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 CONFIG_KEYS = {
-    "global": list, "ignore": list, "store": str, "catalog": str, "registry": str,
+    "global": list, "ignore": list, "store": str, "test_store": str, "catalog": str, "registry": str,
     "base_image": str, "naisjob": dict, "vault": dict, "sources": dict,
 }
 
@@ -27,6 +28,7 @@ class RepoConfig(NamedTuple):
     global_: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     store: str | None = None
+    test_store: str | None = None  # what test runs' read_dp reads (default: store)
     catalog: str | None = None
     registry: str | None = None
     base_image: str = DEFAULT_BASE_IMAGE
@@ -66,6 +68,31 @@ class GitHubContext(NamedTuple):
             token=environ.get("GITHUB_TOKEN") or environ.get("INPUT_GITHUB_TOKEN") or None,
         )
 
+    @property
+    def run_url(self) -> str | None:
+        """This workflow run's page (None outside GitHub Actions)."""
+        if not (self.repository and self.run_id):
+            return None
+        return f"{self.server_url.rstrip('/')}/{self.repository}/actions/runs/{self.run_id}"
+
+
+class RunImage(NamedTuple):
+    """The image this process runs in: the Dockerfile sets DVBUILD_IMAGE_REF (the tag it
+    was built as), the Naisjob sets DVBUILD_IMAGE_REF and, when its image is pinned by
+    digest, DVBUILD_IMAGE_DIGEST. Both empty outside an image."""
+
+    ref: str | None = None
+    digest: str | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> RunImage:
+        return cls(ref=environ.get("DVBUILD_IMAGE_REF") or None,
+                   digest=environ.get("DVBUILD_IMAGE_DIGEST") or None)
+
+    def as_dict(self) -> dict[str, str | None] | None:
+        """`{"ref", "digest"}` for report.json, or None when not in an image."""
+        return {"ref": self.ref, "digest": self.digest} if self.ref or self.digest else None
+
 
 class Settings(NamedTuple):
     root: Path  # the monorepo folder (may be a subfolder of the git repository)
@@ -73,6 +100,7 @@ class Settings(NamedTuple):
     config: RepoConfig
     github: GitHubContext
     environ: Mapping[str, str]  # for adapters that take credentials from the standard chains
+    image: RunImage = RunImage()  # the image this process runs in, if any
 
     @property
     def prefix(self) -> str:
@@ -130,6 +158,7 @@ def load_config(root: Path) -> RepoConfig:
         global_=tuple(data.get("global") or ()),
         ignore=tuple(data.get("ignore") or ()),
         store=data.get("store"),
+        test_store=data.get("test_store"),
         catalog=data.get("catalog"),
         registry=data.get("registry"),
         base_image=data.get("base_image") or DEFAULT_BASE_IMAGE,
@@ -140,23 +169,12 @@ def load_config(root: Path) -> RepoConfig:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
+    """dvbuild.yaml through the one YAML reader: no aliases, no duplicate keys, JSON data."""
+    from dvbuild.util import read_json_text
+    from dvbuild.validate.yamlio import parse_yaml_object
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise ConfigError(Problem(path.name, f"not UTF-8 text ({e.reason})")) from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        col = mark.column + 1 if mark else None
-        what = getattr(e, "problem", None) or str(e)
-        raise ConfigError(Problem(path.name, f"invalid YAML: {what}", line=line, column=col)) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(Problem(path.name, "must be a mapping", expected="key: value pairs"))
-    return data
+    text = read_json_text(path, path.name, what="key: value pairs", max_bytes=MAX_CONFIG_BYTES)
+    return parse_yaml_object(text, path.name, what="a mapping of key: value pairs")
 
 
 def _config_problems(data: Mapping[str, Any], file: str) -> list[Problem]:
@@ -179,6 +197,8 @@ def _config_problems(data: Mapping[str, Any], file: str) -> list[Problem]:
                 if not isinstance(item, str):
                     problems.append(Problem(file, "glob is not a string", pointer=f"/{key}/{i}",
                                             expected="a string"))
+        elif key == "base_image" and value is not None:
+            problems += _base_image_problems(value, file)
         elif key == "sources" and value:
             # each source: {url: "driver://user:${SECRET}@host/db"}; placeholders filled at run time
             for name, source in value.items():
@@ -190,9 +210,19 @@ def _config_problems(data: Mapping[str, Any], file: str) -> list[Problem]:
     return problems
 
 
+def _base_image_problems(value: str, file: str) -> list[Problem]:
+    """The FROM line's image: the rule the Dockerfile applies (image/naming.py)."""
+    from dvbuild.image.naming import REFERENCE_RULE, reference_problem
+
+    why = reference_problem(value)
+    return [Problem(file, f"base_image {why}", pointer="/base_image",
+                    expected=REFERENCE_RULE)] if why else []
+
+
 # Environment variables that win over dvbuild.yaml: the action's inputs arrive this way.
 ENV_OVERRIDES = {
-    "DVBUILD_STORE": "store", "DVBUILD_CATALOG": "catalog", "DVBUILD_REGISTRY": "registry",
+    "DVBUILD_STORE": "store", "DVBUILD_TEST_STORE": "test_store", "DVBUILD_CATALOG": "catalog",
+    "DVBUILD_REGISTRY": "registry",
     "DVBUILD_BASE_IMAGE": "base_image",
 }
 
@@ -218,4 +248,5 @@ def load_settings(
         config=with_env_overrides(load_config(root) if config is None else config, environ),
         github=GitHubContext.from_environ(environ),
         environ=dict(environ),
+        image=RunImage.from_environ(environ),
     )

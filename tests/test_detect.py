@@ -366,4 +366,46 @@ def test_the_example_monorepo(cli: Callable[..., Result], example_repo: Repo) ->
     example_repo.commit()
     doc = detect(cli, example_repo, "--base", base)
     assert doc["all"] is True
-    assert names(doc) == ["arbeidsledighet", "befolkning", "sykefravaer"]
+    assert names(doc) == ["arbeidsledighet", "befolkning", "ledighet-per-innbygger", "sykefravaer"]
+
+
+# --- datapackage.yaml (issue #13) --------------------------------------------------------
+
+def test_yaml_descriptors_are_packages(cli: Callable[..., Result], repo: Repo) -> None:
+    repo.write("packages/geo/datapackage.yaml", "name: geo\nresources: []\ndepends_on:\n"
+               "  - shared/lib\n")
+    repo.write("team/x/datapackage.yml", "name: x\nresources: []\n")
+    base = repo.commit()
+    repo.write("packages/geo/main.ipynb", "{}\n")
+    repo.write("shared/lib/util.py", "X = 2\n")  # geo's depends_on, read from its YAML
+    repo.commit()
+    doc = detect(cli, repo, "--base", base)
+    assert [(p["name"], p["reasons"]) for p in doc["packages"]] == [
+        ("b", ["shared/lib/util.py"]),
+        ("geo", ["packages/geo/main.ipynb", "shared/lib/util.py"])]
+    every = ["a", "b", "geo", "pkg1", "pkg10", "x"]
+    assert names(detect(cli, repo, "--all")) == every  # the working tree's listing
+    assert names(detect(cli, repo, "--all", "--head", "HEAD")) == every  # the commit's
+    repo.git("rm", "-q", "-r", "team/x")
+    old = repo.head
+    repo.commit()
+    assert detect(cli, repo, "--base", old)["removed"] == [{"name": "x", "path": "team/x"}]
+
+
+def test_json_and_yaml_in_one_folder_is_exit_2(cli: Callable[..., Result], repo: Repo) -> None:
+    base = repo.head
+    repo.write("packages/a/datapackage.yaml", "name: a\n")
+    repo.commit()
+    result = cli("detect", "--repo", repo.path, "--base", base)
+    assert result.code == 2
+    assert "packages/a/datapackage.json and packages/a/datapackage.yaml" in result.err
+
+
+def test_yaml_descriptor_errors_name_the_yaml_file(cli: Callable[..., Result],
+                                                   repo: Repo) -> None:
+    base = repo.head
+    repo.write("packages/geo/datapackage.yaml", "name: geo\nname: geo2\n")
+    repo.commit()
+    result = cli("detect", "--repo", repo.path, "--base", base)
+    assert result.code == 2
+    assert "packages/geo/datapackage.yaml:2:1 /name: key 'name' is given twice" in result.err

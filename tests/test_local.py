@@ -36,6 +36,55 @@ def test_example_monorepo_in_a_subfolder(
     assert comment.count("<details><summary>Preview") >= len(names)
     assert (out / "store").is_dir() and (out / "manifests").is_dir()
     assert (out / "summary.md").is_file()
+    assert_lineage(cli, out, repo.path)
+
+
+def test_a_rerun_on_the_same_data_publishes_nothing(
+    make_repo: Callable[..., Repo], tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """Executed notebooks and their HTML differ between runs (timings, ids); the data
+    does not, so the second run lands on the versions the first one made."""
+    repo = make_repo()
+    shutil.copytree(EXAMPLES, repo.path / "monorepo",
+                    ignore=shutil.ignore_patterns("out", ".ipynb_checkpoints"))
+    repo.commit("example monorepo")
+    out = tmp_path / "demo"
+    runs = [cli("local", "--repo", repo.path / "monorepo", "--all", "--out", out, "--no-build",
+                "--json", cwd=repo.path) for _ in range(2)]
+    for run in runs:
+        assert run.code == 0, run.err
+    first, second = ({r["name"]: r for r in run.json()["results"]["publish"]} for run in runs)
+    # (packages others read were published before them: `unchanged` by the publish step)
+    assert {r["status"] for r in first.values()} <= {"published", "unchanged"}
+    assert {n: (r["status"], r["uploaded"]) for n, r in second.items()} == {
+        n: ("unchanged", 0) for n in first}
+    assert {n: r["version"] for n, r in second.items()} == {n: r["version"] for n, r in first.items()}
+    for name in first:
+        assert [p.name for p in (out / "store" / name / "versions").iterdir()] == [first[name]["version"]]
+    # the rerun's notebook differs (papermill's timings); the version keeps the first one's
+    stored = out / "store/befolkning/versions" / first["befolkning"]["version"] / "befolkning.ipynb"
+    assert stored.read_bytes() != (out / "packages/befolkning/befolkning.ipynb").read_bytes()
+    step = {s["name"]: s for s in runs[1].json()["steps"]}["publish"]
+    assert step["detail"].startswith("test outputs published to the local store")
+    report = json.loads((out / "packages" / "befolkning" / "report.json").read_text())
+    assert report["mode"] == "test" and report["dvbuild_version"]
+
+
+def assert_lineage(cli: Callable[..., Result], out: Path, cwd: Path) -> None:
+    """ledighet-per-innbygger reads two packages of the same run: they ran first, were
+    published to the local store, and every version records what it read."""
+    report = json.loads((out / "packages" / "ledighet-per-innbygger" / "report.json").read_text())
+    assert report["status"] == "passed", report.get("error")
+    assert sorted(i["name"] for i in report["inputs"]) == ["arbeidsledighet", "befolkning"]
+    catalog = f"file://{out / 'catalog'}"
+    down = cli("lineage", "ledighet-per-innbygger", "--catalog", catalog, "--json", cwd=cwd)
+    assert down.code == 0, down.err
+    upstream = {n["name"]: n["version"] for n in down.json()["upstream"]}
+    assert set(upstream) == {"arbeidsledighet", "befolkning"}
+    up = cli("lineage", "befolkning", "--catalog", catalog, cwd=cwd)
+    assert up.code == 0, up.err
+    assert f"befolkning {upstream['befolkning']}" in up.out
+    assert "└─ ledighet-per-innbygger" in up.out
 
 
 def test_default_out_inside_the_repo_is_not_taken_for_packages(
@@ -99,3 +148,18 @@ def test_images_are_built_when_an_engine_answers(
     assert built[0]["image"].startswith(f"{docker_services.registry}/local/good")
     assert not built[0]["pushed"]  # local never pushes
     docker_services.api().inspect_image(built[0]["image"])
+
+
+def test_a_repository_without_commits_runs_through_render(
+    make_repo: Callable[..., Repo], tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    repo = make_repo(commit=False)
+    repo.write("dvbuild.yaml", "naisjob:\n  team: data\n")
+    add_csv_package(repo, "fresh", rows=2)
+    descriptor = json.loads((repo.path / "packages/fresh/datapackage.json").read_text())
+    repo.write("packages/fresh/datapackage.json", json.dumps({**descriptor, "schedule": "@daily"}))
+    result = cli("local", "--no-build", "--json", "--out", tmp_path / "o", cwd=repo.path)
+    assert result.code == 0, result.err
+    render = next(s for s in result.json()["steps"] if s["name"] == "render")
+    assert render["status"] == "ok" and render["detail"] == "1 manifest(s)"
+    assert (tmp_path / "o" / "manifests" / "fresh.yaml").is_file()

@@ -430,3 +430,14 @@ def test_compiled_schemas_are_cached_and_checked(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.glob("cronjob-*.bin")] == [cached.name]
     (tmp_path / "file").write_text("not a folder")  # an unusable cache only costs time
     assert compiled.load("naisjob", tmp_path / "file")
+
+
+@pytest.mark.parametrize(("image", "digest"), [
+    ("ghcr.io/team/arbeidsledighet:abc", None),
+    ("ghcr.io/team/arbeidsledighet@sha256:" + "d" * 64, "sha256:" + "d" * 64),
+])
+def test_the_job_tells_dvbuild_run_its_image(tmp_path: Path, image: str, digest: str | None) -> None:
+    spec = load(manifests.render_naisjob(settings(tmp_path), package(tmp_path), image))["spec"]
+    env = {e["name"]: e["value"] for e in spec["env"]}
+    assert env["DVBUILD_IMAGE_REF"] == image
+    assert env.get("DVBUILD_IMAGE_DIGEST") == digest

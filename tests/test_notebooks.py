@@ -85,7 +85,23 @@ def build(repo: Repo) -> None:
                                          {"name": "j", "path": "t.json", "format": "json"}])
     repo.write("p/bare/main.ipynb", notebook("print(x * 2)", params="x = 1", kernel=None))
     repo.write_package("p/bare", test_parameters={"x": 21})
+    repo.write("p/nomod/main.ipynb", notebook("import dvbuild_no_such_module.sub"))
+    repo.write_package("p/nomod")
+    repo.write("p/meta/main.ipynb", rejected_metadata("print(21 * 2)"))
+    repo.write_package("p/meta")
+    repo.write("p/baddata/main.ipynb", notebook(
+        "open('t.csv', 'w').write('n,m\\n' + ''.join(f'{i},{i},extra\\n' for i in range(820)))"))
+    repo.write_package("p/baddata", resources=[{"name": "t", "path": "t.csv", "schema": {
+        "fields": [{"name": "n", "type": "integer"}, {"name": "m", "type": "integer"}]}}])
     repo.commit()
+
+
+def rejected_metadata(*cells: str) -> str:
+    """A notebook whose metadata nbformat's schema rejects (Jupyter opens it anyway)."""
+    nb = json.loads(notebook(*cells))
+    nb["metadata"]["kernelspec"].pop("display_name")
+    nb["cells"][0]["metadata"]["tags"] = "not-a-list"
+    return json.dumps(nb)
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +122,8 @@ def test_parameters_env_and_outputs(shared: Any) -> None:
     repo, out, reports = shared
     report = reports["a"]
     assert report["status"] == "passed", report
+    assert report["mode"] == "test" and report["parameters"] == {"rows": 7, "label": "prod"}
+    assert json.loads((out / "a" / "report.json").read_text())["parameters"]["rows"] == 7
     res = report["resources"][0]
     assert res["exists"] and res["rows"] == 7 and res["valid"] and res["bytes"] > 0
     assert res["columns"] == [{"name": "n", "type": "integer"}, {"name": "label", "type": "string"}]
@@ -127,10 +145,14 @@ def test_timeout_kills_a_hung_kernel(shared: Any) -> None:
     assert report["status"] == "timed_out"
     err = report["notebooks"][0]["error"]
     assert err["cell_number"] == 2 and err["source"] == "time.sleep(3600)"
-    assert "3 s timeout" in err["evalue"]
+    assert err["evalue"].startswith("cell 2 exceeded the test_timeout of 3 s")
+    assert report["error"].startswith("main.ipynb timed out in cell 2: Timeout: cell 2 exceeded")
     nb = nbformat.read(str(out / "hang/main.ipynb"), as_version=4)
     assert "papermill-error-cell-tag" in nb.cells[0].metadata["tags"]
     assert report["duration"] < 120
+    # the kernel died because dvbuild stopped it: the log says timeout, not "Kernel died"
+    log = (out / "hang.log").read_text()
+    assert "Kernel died" not in log and "timed_out in" in log and "test_timeout of 3 s" in log
 
 
 def test_dead_kernel_reported(shared: Any) -> None:
@@ -205,6 +227,38 @@ def test_bare_notebook_without_any_metadata(shared: Any) -> None:
     assert '"42\\n"' in (out / "bare/main.ipynb").read_text()
 
 
+def test_missing_module_hints_at_requirements(shared: Any) -> None:
+    report = shared[2]["nomod"]
+    assert report["status"] == "failed"
+    error = report["notebooks"][0]["error"]
+    assert error["ename"] == "ModuleNotFoundError"
+    assert error["hint"] == "add dvbuild_no_such_module to p/nomod/requirements.txt"
+    assert report["error"].endswith("(hint: add dvbuild_no_such_module to p/nomod/requirements.txt)")
+
+
+def test_metadata_nbformat_rejects_keeps_the_executed_notebook(shared: Any) -> None:
+    _, out, reports = shared
+    report = reports["meta"]
+    assert report["status"] == "passed", report
+    assert (out / "meta/main.html").is_file() and "42" in (out / "meta/main.html").read_text()
+    executed = json.loads((out / "meta/main.ipynb").read_text())
+    assert executed["cells"][0]["outputs"][0]["text"] == ["42\n"]
+    assert executed["metadata"]["kernelspec"] == {"name": "python3", "language": "python"}
+    [warning] = [w for w in report["warnings"] if "nbformat" in w]
+    assert "\n" not in warning and "display_name" in warning
+
+
+def test_data_that_fails_its_schema_fails_the_package(shared: Any) -> None:
+    _, out, reports = shared
+    report = reports["baddata"]
+    assert report["status"] == "failed"
+    assert report["error"].startswith("data does not match the descriptor: t: 820 errors (t.csv")
+    resource = report["resources"][0]
+    assert resource["valid"] is False and resource["error_count"] == 820
+    assert resource["errors"][-1].endswith("more errors")
+    assert json.loads((out / "baddata/report.json").read_text())["status"] == "failed"
+
+
 @pytest.fixture
 def repo(make_repo: Callable[..., Repo]) -> Repo:
     return make_repo(commit=False)
@@ -232,6 +286,51 @@ def test_cli_exit_codes_and_output(repo: Repo, tmp_path: Path, cli: Callable[...
                   env={"GITHUB_ACTIONS": "true"})
     assert "::error file=p/ko/main.ipynb::ko: main.ipynb failed in cell 2: ZeroDivisionError" in (
         actions.err)
+
+
+def test_inside_a_package_folder_only_that_package_is_tested(repo: Repo,
+                                                             cli: Callable[..., Any]) -> None:
+    repo.write("p/ok/main.ipynb", notebook("x = 1"))
+    repo.write_package("p/ok")
+    repo.write("p/other/main.ipynb", notebook("1 / 0"))
+    repo.write_package("p/other", version="not a version")
+    repo.write("p/ok/sub/notes.txt", "a folder below the package\n")
+    repo.commit()
+    result = cli("test", "--json", cwd=repo.path / "p/ok")
+    assert result.code == 0, result.err
+    assert [p["package"] for p in result.json()["packages"]] == ["ok"]
+    assert "p/ok: the package folder you are in" in result.err
+    assert Path(result.json()["out"]) == (repo.path / "out").resolve()  # the monorepo's OUT
+    assert (repo.path / "out/ok/report.json").is_file() and not (repo.path / "p/ok/out").exists()
+    valid = cli("validate", "--json", cwd=repo.path / "p/ok/sub")
+    assert valid.code == 0 and valid.json()["packages"] == 1, valid.out
+    assert cli("validate", cwd=repo.path / "p").code == 2  # not in a package: every package
+    shown = cli("build", "--dry-run", "--json", cwd=repo.path / "p/ok")
+    assert [b["package"] for b in shown.json()["packages"]] == ["ok"]
+
+
+def test_plain_output_one_status_line_and_the_failing_cells_frame(
+        repo: Repo, tmp_path: Path, cli: Callable[..., Any]) -> None:
+    repo.write("p/ok/main.ipynb", notebook("x = 1", "y = 2"))
+    repo.write_package("p/ok")
+    repo.write("p/deep/main.ipynb", notebook(
+        "def f(n):\n    if n == 0:\n        raise ValueError('deep')\n    return f(n - 1)",
+        "x = 1", "z = 3\nf(30)"))
+    repo.write_package("p/deep")
+    repo.commit()
+    result = cli("test", "--repo", repo.path, "--out", tmp_path / "out", "--jobs", "2")
+    assert result.code == 1
+    both = result.out + result.err
+    # the status line once (stdout), never again as a log line
+    assert both.count("passed    ok") == 1 and both.count("failed    deep") == 1
+    progress = [line for line in result.err.splitlines() if line.startswith("[ok] ")]
+    assert progress == ["[ok] main.ipynb: cell 1/2" + progress[0][25:],
+                        "[ok] main.ipynb: cell 2/2" + progress[1][25:],
+                        progress[2]] and "passed in" in progress[2]  # 2 cells, 1 notebook
+    # the user's failing cell is the traceback's first frame, kept however deep it goes
+    assert "Cell In[3], line 2" in result.out and "----> 2 f(30)" in result.out
+    assert "lines left out" in result.out and "ValueError: deep" in result.out
+    assert result.out.index("----> 2 f(30)") < result.out.rindex("ValueError: deep")
 
 
 def test_out_must_not_hold_the_repo_or_foreign_folders(repo: Repo, tmp_path: Path,
@@ -281,3 +380,37 @@ def test_a_parameter_one_notebook_of_several_takes_is_no_typo():
     assert parameter_warnings(notebooks, {"rows": 5, "since": 2021}) == []
     assert parameter_warnings(notebooks, {"rowz": 5}) == [
         "parameter(s) not defined in any 'parameters' cell: rowz"]
+
+
+def test_read_dp_is_recorded_in_the_report(repo: Repo, tmp_path: Path) -> None:
+    from dvbuild import publish as pub
+    from dvbuild.stores import open_store
+    from tests.test_publish import make_dir
+
+    store = (tmp_path / "store").as_uri()
+    published = {r.name: str(r.version) for r in pub.publish_dirs(
+        [make_dir(tmp_path / "up", name=n) for n in ("befolkning", "kommuner")], store, None,
+        environ={})}
+    repo.write("dvbuild.yaml", f"store: {store}\n")
+    for name in published:  # upstream packages of the same monorepo
+        repo.write(f"p/{name}/main.ipynb", notebook("x = 1"))
+        repo.write_package(f"p/{name}")
+    repo.write("p/down/main.ipynb", notebook(
+        "import dvbuild",
+        "a = dvbuild.read_dp('befolkning', 'tab'); b = dvbuild.read_dp('kommuner', 'tab')",
+        "dvbuild.read_dp('befolkning', 'tab')",  # read twice, recorded once
+        "a.merge(b, on='a').to_csv('out.csv', index=False)"))
+    repo.write_package("p/down", reads=["befolkning"], resources=[{"name": "out", "path": "out.csv"}])
+    repo.commit()
+    environ = {**os.environ, "DVBUILD_CACHE_DIR": str(tmp_path / "cache")}
+    settings = load_settings(repo.path, environ=environ)
+    [down] = [p for p in discover(repo.path) if p.name == "down"]
+    [report] = notebooks.test_packages(settings, [down], tmp_path / "out")
+    assert report["status"] == "passed", report
+    files = {n: pub.read_manifest(open_store(store, {}), n, v)["files"] for n, v in published.items()}
+    tab = {n: next(f["sha256"] for f in fs if f["path"] == "data/tab.csv") for n, fs in files.items()}
+    assert report["inputs"] == [{"name": n, "version": published[n], "resource": "tab", "sha256": tab[n]}
+                                for n in ("befolkning", "kommuner")]
+    assert report["warnings"] == ["read_dp('kommuner') reads a package not declared in `reads`"]
+    on_disk = json.loads((tmp_path / "out/down/report.json").read_text())
+    assert on_disk["inputs"] == report["inputs"] and on_disk["warnings"] == report["warnings"]

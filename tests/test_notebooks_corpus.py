@@ -32,6 +32,8 @@ PACKAGES: dict[str, dict[str, Any]] = {
     "systemexit": {"nb": "systemexit.ipynb"},
     "keyboard-interrupt": {"nb": "keyboard_interrupt.ipynb", "test_timeout": 3},
     "blank-vscode": {"nb": "blank-vscode.ipynb"},
+    "nbformat-v3": {"nb": "nbformat_v3.ipynb", "test_parameters": {"msg": "upgraded"}},
+    "nbformat-v2": {"nb": "nbformat_v2.ipynb"},
 }
 
 
@@ -82,7 +84,7 @@ def test_every_report_written_with_the_contract_shape(corpus_run: Any) -> None:
 
 
 @pytest.mark.parametrize("name", ["simple-execute", "nb-version-44", "sysexit0", "systemexit",
-                                  "blank-vscode", "no-parameters"])
+                                  "blank-vscode", "no-parameters", "nbformat-v3", "nbformat-v2"])
 def test_passing_notebooks(corpus_run: Any, name: str) -> None:
     out, reports = corpus_run
     assert reports[name]["status"] == "passed", reports[name]
@@ -144,7 +146,18 @@ def test_failing_cell_index_ignores_papermill_leftovers(corpus_run: Any) -> None
 def test_sysexit_evalue(corpus_run: Any) -> None:
     _, reports = corpus_run
     assert only_notebook(reports["sysexit1"])["error"]["evalue"] == "1"
-    assert any("sys.exit(0)" in w for w in reports["sysexit0"]["warnings"])
+    # the exception as raised: sys.exit(0) raises SystemExit(0), `raise SystemExit` no code
+    assert "sysexit0.ipynb: stopped at cell 2 by SystemExit(0);" in " ".join(
+        reports["sysexit0"]["warnings"])
+    assert "systemexit.ipynb: stopped at cell 2 by SystemExit;" in " ".join(
+        reports["systemexit"]["warnings"])
+
+
+def test_old_nbformat_versions_are_upgraded_and_run(corpus_run: Any) -> None:
+    out, _ = corpus_run
+    v3 = executed(out, "nbformat-v3")
+    assert v3.nbformat == 4 and "v3 says upgraded" in outputs_text(v3)
+    assert "v2 says 42" in outputs_text(executed(out, "nbformat-v2"))
 
 
 def test_unknown_parameter_named_in_a_warning(corpus_run: Any) -> None:
@@ -160,6 +173,8 @@ def test_sleep_stopped_by_timeout(corpus_run: Any) -> None:
     assert report["status"] == "timed_out"
     err = only_notebook(report)["error"]
     assert err["cell_number"] == 1 and err["ename"] == "Timeout"
+    assert err["evalue"].startswith("cell 1 exceeded the test_timeout of 3 s")
+    assert "Kernel died" not in (out / "keyboard-interrupt.log").read_text()
     assert report["duration"] < 55  # not the notebook's 60 s sleep
     nb = executed(out, "keyboard-interrupt")
     assert "papermill-error-cell-tag" in nb.cells[0].metadata["tags"]

@@ -139,3 +139,32 @@ def test_json_document(make_repo: Callable[..., Repo], tmp_path: Path) -> None:
     doc = json.loads(json.dumps(result.as_json()))
     assert doc["exit_code"] == 0 and doc["packages"] == []
     assert doc["comment"].endswith("comment.md")
+
+
+SPOIL_OWN_DESCRIPTOR = (
+    "import json, os, pathlib\n"
+    "p = pathlib.Path(os.environ.get('DVBUILD_OUTPUT_DIR', '.')) / 'datapackage.json'\n"
+    "d = json.loads(p.read_text()); d['version'] = 'v1'; p.write_text(json.dumps(d))"
+)
+
+
+def test_a_package_publish_refuses_fails_alone(
+    make_repo: Callable[..., Repo], tmp_path: Path
+) -> None:
+    repo = make_repo()
+    add_csv_package(repo, "good", rows=2)
+    repo.write_package("packages/spoilt")
+    repo.write("packages/spoilt/main.ipynb", notebook(SPOIL_OWN_DESCRIPTOR))
+    repo.commit("one writes a descriptor publish refuses")
+    out = tmp_path / "out"
+    result, _ = run(repo, out, all_=True)
+    assert {r["package"]: r["status"] for r in result.reports} == {"good": "passed",
+                                                                   "spoilt": "passed"}
+    publish = next(s for s in result.steps if s.name == "publish")
+    assert publish.status == "failed" and result.exit_code == 1
+    by_name = {r["name"]: r for r in result.results["publish"]}
+    assert by_name["good"]["status"] == "published"
+    assert by_name["spoilt"]["status"] == "failed"
+    assert by_name["spoilt"]["problems"][0]["pointer"] == "/version"
+    assert (out / "store" / "good" / "latest.json").is_file()
+    assert not (out / "store" / "spoilt").exists()

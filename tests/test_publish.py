@@ -85,7 +85,9 @@ def test_publish_layout(tmp_path: Path, store_url: str) -> None:
         "bytes": (folder / "data/tab.csv").stat().st_size,
         "sha256": manifest["files"][1]["sha256"], "rows": 3,
         "columns": [{"name": "a", "type": "integer"}, {"name": "b", "type": "string"}]}]
-    assert result.version == pub.version_id("1.2.0", manifest["files"])
+    content = [f for f in manifest["files"] if f["path"] not in ("main.ipynb", "main.html")]
+    assert result.version == pub.version_id("1.2.0", pub.collect(folder).content)
+    assert sorted(f["path"] for f in pub.collect(folder).content) == [f["path"] for f in content]
 
     store = open_store(store_url, {})
     assert pub.latest(store, "demo") == latest
@@ -257,21 +259,52 @@ def _set_path(d: Path, path: str) -> None:
 @pytest.mark.parametrize(("spoil", "message", "pointer"), [
     (_no_descriptor, "no datapackage.json here", ""),
     (_missing_file, "resource file 'data/tab.csv' is missing", "/resources/0/path"),
-    (_escaping, "is not inside the package folder", "/resources/0/path"),
-    (_absolute, "is not inside the package folder", "/resources/0/path"),
-    (_symlink_out, "links outside the package folder", "/resources/0/path"),
+    (_escaping, "path '../secret.csv' contains '..'", "/resources/0/path"),
+    (_absolute, "is absolute", "/resources/0/path"),
+    (_symlink_out, "leaves the folder through a symbolic link", "/resources/0/path"),
     (_bad_version, "version is 'v1'", "/version"),
 ])
 def test_bad_input_writes_nothing(tmp_path: Path, store_url: str, cli: Any, spoil: BadCase,
                                   message: str, pointer: str) -> None:
-    good = make_dir(tmp_path / "good", name="good")
     bad = make_dir(tmp_path / "bad")
     spoil(bad)
     with pytest.raises(ConfigError) as e:
-        pub.publish_dirs([good, bad], store_url, None, environ={})
+        pub.publish_dirs([bad], store_url, None, environ={})
     assert message in str(e.value) and e.value.problems[0].pointer == pointer
-    res = cli("publish", good, bad, "--store", store_url)
+    res = cli("publish", bad, "--store", store_url)
     assert res.code == 2 and message in res.err and "Traceback" not in res.err
+    assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize(("spoil", "message", "pointer"), [
+    (_no_descriptor, "no datapackage.json here", ""),
+    (_missing_file, "resource file 'data/tab.csv' is missing", "/resources/0/path"),
+    (_bad_version, "version is 'v1'", "/version"),
+])
+def test_one_bad_package_fails_alone(tmp_path: Path, store_url: str, cli: Any, spoil: BadCase,
+                                     message: str, pointer: str) -> None:
+    good = make_dir(tmp_path / "good", name="good")
+    bad = make_dir(tmp_path / "bad")
+    spoil(bad)
+    first, second = pub.publish_dirs([bad, good], store_url, None, environ={})
+    assert (first.status, first.dir, first.version) == ("failed", str(bad), None)
+    assert message in str(first.error) and first.problems[0]["pointer"] == pointer
+    assert first.problems[0]["file"].startswith(str(bad))
+    assert second.status == "published" and second.latest
+    res = cli("publish", bad, good, "--store", (tmp_path / "s2").as_uri(), "--json")
+    assert res.code == 1, res.err
+    refused, published = res.json()["packages"]
+    assert refused["status"] == "failed" and refused["problems"][0]["pointer"] == pointer
+    assert refused["name"] == "demo"  # the descriptor's name, else the folder's
+    assert published["name"] == "good" and published["status"] == "published"
+    assert message in res.err and "Traceback" not in res.err
+    assert pub.versions(open_store((tmp_path / "s2").as_uri(), {}), "good")
+
+
+def test_a_package_given_twice_is_bad_usage(tmp_path: Path, store_url: str, cli: Any) -> None:
+    folder = make_dir(tmp_path / "a")
+    res = cli("publish", folder, make_dir(tmp_path / "b"), "--store", store_url)
+    assert res.code == 2 and "given twice" in res.err
     assert not (tmp_path / "store").exists()
 
 
@@ -384,3 +417,114 @@ def test_a_missing_version_is_the_default(tmp_path: Path) -> None:
     del descriptor["version"]
     (folder / "datapackage.json").write_text(json.dumps(descriptor))
     assert pub.collect(folder).semver == "0.1.0"
+
+
+READS = [{"name": "befolkning", "version": "1.1.0-bbbbbbbbbbbb", "resource": "tab", "sha256": "b" * 64},
+         {"name": "kommuner", "version": "0.1.0-cccccccccccc", "resource": None, "sha256": "c" * 64}]
+
+
+def test_inputs_are_provenance_not_content(tmp_path: Path, store_url: str, catalog_url: str) -> None:
+    from dvbuild.api.read import INPUTS
+    from dvbuild.catalogs.lineage import lineage
+
+    plain = pub.collect(make_dir(tmp_path / "a"))
+    folder = make_dir(tmp_path / "b")
+    (folder / "report.json").write_text(json.dumps({"commit": "c1", "inputs": READS}))
+    (folder / INPUTS).write_text("".join(json.dumps(r) + "\n" for r in READS))
+    assert pub.collect(folder).version == plain.version  # inputs never change the digest
+    assert plain.manifest(published="x")["inputs"] == []
+    result = publish(folder, store_url, catalog_url)
+    vdir = tmp_path / "store/demo/versions" / str(result.version)
+    assert json.loads((vdir / "_manifest.json").read_text())["inputs"] == READS
+    assert not (vdir / INPUTS).exists() and INPUTS not in [f.path for f in plain.files]
+    catalog = open_catalog(catalog_url, {})
+    assert catalog.packages()[0]["inputs"] == catalog.versions("demo")[0]["inputs"] == READS
+    assert [n["name"] for n in lineage(catalog, "demo")["upstream"]] == ["befolkning", "kommuner"]
+
+
+def test_malformed_inputs_in_a_report_are_left_out(tmp_path: Path) -> None:
+    folder = make_dir(tmp_path)
+    (folder / "report.json").write_text(json.dumps({"inputs": ["x", {"name": "a"}, READS[0]]}))
+    assert pub.collect(folder).inputs == [READS[0]]
+    (folder / "report.json").write_text(json.dumps({"inputs": "befolkning"}))
+    assert pub.collect(folder).inputs == []
+
+
+def test_version_covers_what_a_consumer_reads(tmp_path: Path) -> None:
+    """The data, its descriptor (without `created`) and the docs make the version; the
+    executed notebooks and their HTML do not."""
+    folder = make_dir(tmp_path)
+    first = pub.collect(folder).version
+
+    def version_after(change: Callable[[], object]) -> str:
+        change()
+        return pub.collect(folder).version
+
+    assert version_after(lambda: (folder / "main.ipynb").write_text('{"cells": [1]}')) == first
+    assert version_after(lambda: (folder / "main.html").write_text("<p>rerun</p>")) == first
+    descriptor = json.loads((folder / "datapackage.json").read_text())
+    assert version_after(lambda: (folder / "datapackage.json").write_text(json.dumps(
+        {"created": "2031-01-01T00:00:00Z", **dict(reversed(descriptor.items()))},
+        indent=4))) == first  # a timestamp, key order and whitespace are not data
+    assert version_after(lambda: (folder / "README.md").write_text("# demo, explained\n")) != first
+    docs = pub.collect(folder).version
+    assert version_after(lambda: (folder / "datapackage.json").write_text(
+        json.dumps({**descriptor, "title": "Other"}))) != docs
+    titled = pub.collect(folder).version
+    assert version_after(lambda: (folder / "data/tab.csv").write_text("a,b\n9,x9\n")) != titled
+
+
+def test_a_rerun_with_new_notebooks_on_the_same_data_uploads_nothing(
+    tmp_path: Path, store_url: str
+) -> None:
+    folder = make_dir(tmp_path / "out")
+    first = publish(folder, store_url)
+    (folder / "main.ipynb").write_text('{"cells": [], "nbformat": 4, "metadata": {"rerun": 1}}')
+    (folder / "main.html").write_text("<html>rerun</html>")
+    again = publish(folder, store_url)
+    assert again.status == "unchanged" and again.uploaded == 0 and again.version == first.version
+    vdir = tmp_path / "store/demo/versions" / str(first.version)
+    assert (vdir / "main.html").read_text() == "<html></html>"  # the version keeps its own
+
+
+PROVENANCE = {"mode": "production", "parameters": {"rows": 5}, "commit": "c" * 40,
+              "input_hash": "f" * 64, "dvbuild_version": "0.1.0",
+              "image": {"ref": "r.io/team/demo:abc", "digest": "sha256:" + "d" * 64},
+              "run_url": "https://github.com/navikt/team/actions/runs/42"}
+
+
+def test_the_manifest_records_provenance_outside_the_version(
+    tmp_path: Path, store_url: str
+) -> None:
+    plain = pub.collect(make_dir(tmp_path / "a"))
+    folder = make_dir(tmp_path / "b")
+    (folder / "report.json").write_text(json.dumps(PROVENANCE))
+    assert pub.collect(folder).version == plain.version
+    result = publish(folder, store_url)
+    manifest = json.loads((tmp_path / "store/demo/versions" / str(result.version)
+                           / "_manifest.json").read_text())
+    assert {k: manifest[k] for k in PROVENANCE} == PROVENANCE
+    assert {k: plain.manifest(published="x")[k] for k in PROVENANCE} == dict.fromkeys(PROVENANCE)
+    (folder / "report.json").write_text(json.dumps({"mode": "run"}))  # an older report's word
+    assert pub.collect(folder).mode == "production"
+
+
+def test_test_output_is_refused_unless_allowed(tmp_path: Path, store_url: str, cli: Any) -> None:
+    production = make_dir(tmp_path / "prod", name="prod")
+    (production / "report.json").write_text(json.dumps({"mode": "production"}))
+    tested = make_dir(tmp_path / "out")
+    (tested / "report.json").write_text(json.dumps({"mode": "test"}))
+    with pytest.raises(UsageError) as refused:
+        pub.publish_dirs([production, tested], store_url, None, environ={})
+    assert str(tested) in refused.value.message and str(production) not in refused.value.message
+    res = cli("publish", tested, "--store", store_url, cwd=tmp_path)
+    assert res.code == 2 and "Traceback" not in res.err
+    assert str(tested) in res.err and "--allow-test-output" in res.err
+    assert "dvbuild run" in res.err
+    assert not (tmp_path / "store").exists()  # nothing written
+    res = cli("publish", tested, "--store", store_url, "--allow-test-output", "--json", cwd=tmp_path)
+    assert res.code == 0, res.err
+    [published] = res.json()["packages"]
+    assert published["status"] == "published"
+    assert pub.read_manifest(open_store(store_url, {}), "demo",
+                             published["version"])["mode"] == "test"  # type: ignore[index]

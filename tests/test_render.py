@@ -68,6 +68,20 @@ def test_default_image_is_registry_name_and_input_hash(make_repo, cli, tmp_path)
     assert len(tag) >= 12 and input_hash(settings, weekdays).startswith(tag)
 
 
+def test_render_before_the_first_commit_tags_the_working_tree(make_repo, cli, tmp_path):
+    repo = make_repo(commit=False)
+    repo.write("dvbuild.yaml", CONFIG)
+    repo.write_package("packages/weekdays", schedule="15 6 * * 1-5")
+    result = cli("render", "--repo", repo.path, "--out", tmp_path / "a", "--json")
+    assert result.code == 0, result.err
+    assert "no commit yet" in result.err
+    [before] = result.json()["manifests"]
+    repo.commit("first")  # the tree as it was: HEAD now hashes the same
+    after = cli("render", "--repo", repo.path, "--out", tmp_path / "b", "--json")
+    assert after.code == 0 and "no commit yet" not in after.err
+    assert after.json()["manifests"][0]["image"] == before["image"]
+
+
 def test_image_flag_with_placeholders(make_repo, cli, tmp_path):
     repo = monorepo(make_repo)
     result = cli("render", "--repo", repo.path, "--out", tmp_path, "--image", "reg/{name}:v1",

@@ -75,7 +75,19 @@ def test_long_traceback_keeps_its_end() -> None:
     body = render_comment([failed(lines=500)], head_sha=SHA)
     assert "ZeroDivisionError: division by zero" in body
     assert "line 499" in body and "line 10," not in body
-    assert "above left out" in body
+    assert "lines left out" in body
+
+
+def test_long_traceback_keeps_the_failing_cells_frame() -> None:
+    report = failed()
+    frame = ["Cell In[2], line 4, in f(n)", "----> 4     return f(n - 1)", ""]
+    report["notebooks"][0]["error"]["traceback"] = [
+        "-" * 40, "RecursionError      Traceback (most recent call last)",
+        "Cell In[4], line 2", "      1 z = 3", "----> 2 f(15)", "", *frame * 100,
+        "RecursionError: too deep"]
+    body = render_comment([report], head_sha=SHA)
+    assert "----> 2 f(15)" in body and "RecursionError: too deep" in body
+    assert "lines left out" in body
 
 
 def test_change_against_the_published_manifest() -> None:
@@ -192,3 +204,77 @@ def test_packages_with_problems_come_first() -> None:
     body = render_comment([passed("a-first"), failed("z-last")], head_sha=SHA)
     assert body.index("`z-last`") < body.index("`a-first`")
     assert "| `z-last` | ❌ failed | 1m 02s | 0 | – |" in body
+
+
+def test_upstream_changes_against_the_published_manifest() -> None:
+    from dvbuild.comment.upstream import UpstreamChange, upstream_changes
+
+    def reads(*pairs: tuple[str, str]) -> list[dict[str, Any]]:
+        return [{"name": n, "version": v, "resource": "t", "sha256": "0"} for n, v in pairs]
+
+    manifest = {"inputs": reads(("a", "1.0.0-x"), ("same", "1.0.0-s"), ("gone", "1.0.0-g"))}
+    report = {**passed(), "inputs": reads(("a", "1.1.0-y"), ("same", "1.0.0-s"), ("a", "1.2.0-z"),
+                                          ("new", "0.1.0-n"))}
+    assert upstream_changes(report, manifest) == [
+        UpstreamChange("changed", "a", ("1.0.0-x",), ("1.1.0-y", "1.2.0-z")),
+        UpstreamChange("dropped", "gone", ("1.0.0-g",), ()),
+        UpstreamChange("new", "new", (), ("0.1.0-n",))]
+    # a failed run may have stopped before a read: nothing is said to be dropped
+    assert [c.kind for c in upstream_changes({**report, "status": "failed"}, manifest)] == [
+        "changed", "new"]
+    # nothing to compare with: no manifest, a manifest or a report from before lineage
+    assert upstream_changes(report, None) == upstream_changes(report, {"resources": []}) == []
+    assert upstream_changes(passed(), manifest) == []
+
+
+def test_upstream_names_are_escaped_in_the_comment() -> None:
+    report = {**passed(), "inputs": [{"name": "a|b`<x>", "version": "1.0.0-y"}]}
+    body = render_comment([report], head_sha=SHA, previous={"arbeidsledighet": {"inputs": []}})
+    assert "- new upstream: `a\\|b'&lt;x&gt;` 1.0.0-y\n" in body
+    assert "Upstream packages" not in render_comment([report], head_sha=SHA)
+
+
+def test_data_that_fails_its_schema_fails_the_package() -> None:
+    from dvbuild.notebooks.report import status_of
+
+    report = passed()
+    resource = report["resources"][0]
+    resource.update(valid=False, error_count=820, more_errors=False, errors=[
+        "data/ledige.csv (row 2): extra-cell: value '3': Row at position \"2\" has an extra "
+        "value in field at position \"3\"", "… and 819 more errors"])
+    status, error = status_of(report["notebooks"], report["resources"])
+    assert status == "failed"
+    assert error is not None and error.startswith("data does not match the descriptor: ledige: "
+                                                  "820 errors (data/ledige.csv (row 2)")
+    report.update(status=status, error=error)
+    body = render_comment([report], head_sha=SHA)
+    assert "❌ failed" in body and "⚠️ invalid" in body  # the package failed: its resource is why
+
+
+def test_every_count_of_a_run_comes_from_one_function() -> None:
+    from dvbuild.notebooks.report import counts, counts_text
+
+    timed_out = {**failed("slow"), "status": "timed_out"}
+    invalid = {**failed("bad-input"), "status": "invalid"}
+    reports = [passed("a"), passed("b"), failed("c"), timed_out, invalid, failed("d")]
+    assert counts(reports) == {"passed": 2, "failed": 2, "timed_out": 1, "invalid": 1}
+    assert counts_text(reports) == "2 passed, 2 failed, 1 timed out, 1 invalid"
+    line = "2 ✅ passed, 2 ❌ failed, 1 ⏱️ timed out, 1 ⚠️ invalid"
+    assert line in render_comment(reports, head_sha=SHA)
+    assert line in render_summary(reports, head_sha=SHA)
+
+
+def test_a_missing_module_says_where_to_add_it() -> None:
+    from dvbuild.notebooks.outcome import add_hint
+    from dvbuild.notebooks.report import failure_line
+
+    error = {"cell_number": 2, "ename": "ModuleNotFoundError",
+             "evalue": "No module named 'matplotlib.pyplot'"}
+    add_hint(error, "packages/ledighet")
+    assert error["hint"] == "add matplotlib to packages/ledighet/requirements.txt"
+    assert failure_line({"path": "main.ipynb", "status": "failed", "error": error}).endswith(
+        "No module named 'matplotlib.pyplot' (hint: add matplotlib to "
+        "packages/ledighet/requirements.txt)")
+    other = {"ename": "ValueError", "evalue": "No module named 'x'"}
+    add_hint(other, ".")
+    assert "hint" not in other

@@ -43,6 +43,15 @@ def test_bad_crons(cron: str, fragment: str) -> None:
     assert fragment in problem
 
 
+@pytest.mark.parametrize("cron", [
+    "0\n0 * * *", "15 6 * * 1-5\n", "@daily\n", "0\t6 * * *", "0 6 * * mon\r",
+    "0 6\u2003* * *", "0 6 * * \u0661", "0 6 * * *\x00",
+])
+def test_line_breaks_and_other_characters_are_refused(cron: str) -> None:
+    problem = cron_problem(cron)  # `render` applies the same function (issue #13)
+    assert problem is not None and problem.startswith(f"schedule {cron!r} holds ")
+
+
 def test_non_string_cron() -> None:
     assert cron_problem(5) == (
         "schedule is int, expected a string: 5 fields 'minute hour day-of-month month "
@@ -58,6 +67,10 @@ def test_expand_macros() -> None:
 @pytest.mark.parametrize(("tz", "ok"), [
     ("Europe/Oslo", True), ("UTC", True), ("America/New_York", True),
     ("Mars/Olympus", False), ("../../etc/passwd", False), ("", False), (None, False), (3, False),
+    # they load with zoneinfo, but are not IANA zones a CronJob takes (issue #13)
+    ("posixrules", False), ("localtime", False), ("Factory", False), ("posix/Europe/Oslo", False),
+    ("right/UTC", False), ("Europe/Oslo\n", False), ("Etc/GMT+5", True), ("EST5EDT", True),
+    (["Europe/Oslo"], False),
 ])
 def test_timezones(tz: object, ok: bool) -> None:
     assert (timezone_problem(tz) is None) is ok

@@ -102,6 +102,36 @@ def test_default_catalog_is_the_local_file_catalog(make_repo, cli, tmp_path):
         "weekdays": False, "on-push": True}
 
 
+def test_status_and_lineage_read_the_last_local_runs_catalog(make_repo, cli, tmp_path):
+    import nbformat
+
+    repo = make_repo(commit=False)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("open('data.csv', 'w').write('id\\n1\\n')")]
+    repo.write("packages/solo/main.ipynb", nbformat.writes(nb))
+    repo.write_package("packages/solo", resources=[{"name": "data", "path": "data.csv"}])
+    repo.commit("one package")
+    out = tmp_path / "elsewhere"
+    local = cli("local", "--all", "--no-build", "--out", out, "--repo", repo.path)
+    assert local.code == 0, local.err
+    state = json.loads((repo.path / ".dvbuild" / "last-local.json").read_text())
+    assert state["out"] == str(out.resolve())
+    assert (repo.path / ".dvbuild" / ".gitignore").read_text() == "*\n"
+    assert "??" not in repo.git("status", "--porcelain")  # git never sees the state
+    res = cli("status", "--repo", repo.path, "--json")
+    doc = res.json()
+    assert Path(doc["catalog"].removeprefix("file://")) == out.resolve() / "catalog"
+    assert "last dvbuild local run" in doc["catalog_from"] and "last dvbuild local" in res.err
+    assert doc["packages"][0]["last_run"]["status"] == "published"
+    lineage = cli("lineage", "solo", "--repo", repo.path, "--json")
+    assert lineage.code == 0 and str(out.resolve() / "catalog") in lineage.err
+    shutil.rmtree(out)  # gone: back to the default
+    doc = cli("status", "--repo", repo.path, "--json").json()
+    assert doc["catalog"] == (repo.path / "out" / "catalog").as_uri()
+
+
 def test_catalog_from_dvbuild_yaml(make_repo, cli, tmp_path):
     catalog = (tmp_path / "shared-catalog").as_uri()
     repo = monorepo(make_repo, f"catalog: {catalog}\n")
@@ -141,6 +171,35 @@ def test_package_status_is_pure(tmp_path):
                                 "2026-03-04T00:00:00+00:00"]
     assert row["version"] == "0.1.0-abc"
     assert row["last_run"]["rows"] == 5 and row["last_run"]["status"] == "failed"
+
+
+def test_status_shows_reads_and_read_by(make_repo, cli, tmp_path):
+    repo = monorepo(make_repo)
+    repo.write_package("packages/combined", reads=["weekdays", "on-push",
+                                                   {"name": "elsewhere", "external": True}])
+    repo.write_package("packages/report", reads=["combined", "weekdays"])
+    repo.commit("readers")
+    catalog = (tmp_path / "none").as_uri()
+    doc = cli("status", "--repo", repo.path, "--catalog", catalog, "--json").json()
+    edges = {r["name"]: (r["reads"], r["read_by"]) for r in doc["packages"]}
+    assert edges == {
+        "weekdays": ([], ["combined", "report"]),
+        "on-push": ([], ["combined"]),
+        "combined": (["weekdays", "on-push", "elsewhere"], ["report"]),
+        "report": (["combined", "weekdays"], []),
+    }
+    table = cli("status", "--repo", repo.path, "--catalog", catalog).out
+    assert "weekdays, on-push, elsewhere" in table
+    assert "read by combined, report" in table
+    assert "Reads" in table.splitlines()[2]
+
+
+def test_package_status_edges_are_pure(tmp_path):
+    package = Package(name="p", path="p", folder=tmp_path,
+                      descriptor={"name": "p", "reads": ["a", {"name": "x", "external": True}]})
+    row = package_status(package, [], None, read_by=["b"])
+    assert (row["reads"], row["read_by"]) == (["a", "x"], ["b"])
+    assert package_status(package, [], None)["read_by"] == []
 
 
 ES_HEADERS = {"X-Elastic-Product": "Elasticsearch", "content-type": "application/json"}

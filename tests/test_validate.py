@@ -47,14 +47,15 @@ def only(cli: Callable[..., Result], repo: Repo) -> dict[str, Any]:
 
 def test_example_monorepo_is_valid(cli: Callable[..., Result], example_repo: Repo) -> None:
     result = cli("validate", "--repo", example_repo.path)
-    assert (result.code, result.out) == (0, "ok: 3 packages valid\n")
+    assert (result.code, result.out) == (0, "ok: 4 packages valid\n")
 
 
 def test_valid_package_json_shape(cli: Callable[..., Result], repo: Repo) -> None:
-    package(repo, schedule="15 6 * * 1-5", timezone="Europe/Oslo", timeout=60)
+    package(repo, schedule="15 6 * * 1-5", timezone="Europe/Oslo", timeout=60,
+            job={"team": "t"})
     result = cli("validate", "--json", "--repo", repo.path)
     assert result.code == 0
-    assert result.json() == {"ok": True, "packages": 1, "problems": []}
+    assert result.json() == {"ok": True, "packages": 1, "problems": [], "warnings": []}
 
 
 def test_name_not_a_slug_with_line(cli: Callable[..., Result], repo: Repo) -> None:
@@ -107,14 +108,7 @@ def test_human_output_names_file_line_pointer(cli: Callable[..., Result], repo: 
      "'env:<NAME>'"),
     ({"secrets": {"1BAD": "env:X"}}, "/secrets/1BAD",
      "secret name '1BAD' is not an environment variable name", "letters, digits and '_'"),
-    ({"schedul": "0 6 * * *"}, "/schedul", "unknown key 'schedul'; did you mean 'schedule'?",
-     "'schedule'"),
-    ({"test_params": {}}, "/test_params",
-     "unknown key 'test_params'; did you mean 'test_parameters'?", "'test_parameters'"),
     ({"job": {"teem": "x"}}, "/job/teem", "unknown key 'teem'; did you mean 'team'?", "'team'"),
-    ({"resources": [{"name": "a", "path": "a.csv", "decription": "x"}]},
-     "/resources/0/decription", "unknown key 'decription'; did you mean 'description'?",
-     "'description'"),
     ({"job": {"concurrency_policy": "Sometimes"}}, "/job/concurrency_policy",
      "concurrency_policy is 'Sometimes'", "one of Allow, Forbid, Replace"),
     ({"parameters": {"sample-size": 3}}, "/parameters/sample-size",
@@ -135,7 +129,8 @@ def test_human_output_names_file_line_pointer(cli: Callable[..., Result], repo: 
 ])
 def test_each_bad_field(cli: Callable[..., Result], repo: Repo, fields: dict[str, Any],
                         pointer: str, message: str, expected: str) -> None:
-    package(repo, **fields)
+    team = {"job": {"team": "t"}} if "schedule" in fields else {}  # a Naisjob needs one
+    package(repo, **team, **fields)
     found = only(cli, repo)
     assert (found["pointer"], found["message"]) == (pointer, message)
     assert found["expected"].startswith(expected)
@@ -168,8 +163,13 @@ def test_symlink_leaving_the_folder(cli: Callable[..., Result], repo: Repo) -> N
     repo.write("secret.csv", "a\n1\n")
     (repo.path / "packages/p/data").mkdir()
     os.symlink(repo.path / "secret.csv", repo.path / "packages/p/data/a.csv")
-    found = only(cli, repo)
-    assert found["message"] == "resource path 'data/a.csv' leaves the folder through a symbolic link"
+    found = problems(cli, repo)
+    assert [(p["file"], p["pointer"], p["message"]) for p in found] == [
+        ("packages/p/datapackage.json", "/resources/0/path",
+         "resource path 'data/a.csv' leaves the folder through a symbolic link"),
+        ("packages/p/data/a.csv", "", "is a symbolic link that leaves the package folder "
+         f"(to {(repo.path / 'secret.csv').resolve()})"),
+    ]
 
 
 def test_symlink_inside_the_folder_is_fine(cli: Callable[..., Result], repo: Repo) -> None:
@@ -443,7 +443,7 @@ def test_outside_a_git_repository(cli: Callable[..., Result], tmp_path: Path) ->
     (tmp_path / ".hidden/datapackage.json").write_text("not json")
     assert cli("validate", "ny", cwd=tmp_path).code == 0
     result = cli("validate", "--json", "--repo", tmp_path)
-    assert result.json() == {"ok": True, "packages": 1, "problems": []}
+    assert result.json() == {"ok": True, "packages": 1, "problems": [], "warnings": []}
 
 
 def test_positions_with_tricky_strings() -> None:
@@ -474,3 +474,164 @@ def test_names_used_twice_are_reported_where_they_repeat() -> None:
     found = {(pointer, message) for pointer, message, _ in spec.problems(descriptor)}
     assert ("/resources/1/name", "resource name 'r' is used twice") in found
     assert ("/resources/0/schema/fields/1/name", "field name 'a' is used twice") in found
+
+
+@pytest.mark.parametrize(("reads", "pointer", "message", "expected"), [
+    ("befolkning", "/reads", "reads is a string", "a list of package names"),
+    (["B"], "/reads/0", "name is 'B'", "a lowercase slug"),
+    ([5], "/reads/0", "reads entry is 5", 'a package name, or {"name": "<name>", "external": true}'),
+    ([{"external": True}], "/reads/0/name", "name is missing", "a lowercase slug"),
+    ([{"name": "befolkning", "external": "yes"}], "/reads/0/external", "external is 'yes'", "true or false"),
+    ([{"name": "befolkning", "extrenal": True}], "/reads/0/extrenal",
+     "unknown key 'extrenal' in a reads entry; did you mean 'external'?", "only 'name'"),
+    (["befolkning", {"name": "befolkning"}], "/reads/1",
+     "'befolkning' is listed twice (also /reads/0)", "each package once"),
+    (["p"], "/reads/0", "'p' reads itself", "names of other packages"),
+    ([{"name": "p"}], "/reads/0/name", "'p' reads itself", "names of other packages"),
+    (["befolknig"], "/reads/0",
+     "'befolknig' is not a package in this monorepo; did you mean 'befolkning'?",
+     'a package of this monorepo, or {"name": "befolknig", "external": true}'),
+    (["zzz"], "/reads/0", "'zzz' is not a package in this monorepo", "a package of this"),
+    ([{"name": "befolkning", "external": True}], "/reads/0/external",
+     "'befolkning' is marked external, but it is the package in packages/befolkning",
+     'no "external" for a package of this monorepo'),
+])
+def test_bad_reads(cli: Callable[..., Result], repo: Repo, reads: Any, pointer: str,
+                   message: str, expected: str) -> None:
+    package(repo, "packages/befolkning")
+    package(repo, reads=reads)
+    found = only(cli, repo)
+    assert (found["file"], found["pointer"], found["message"]) == \
+        ("packages/p/datapackage.json", pointer, message)
+    assert found["expected"].startswith(expected)
+    assert found["line"] is not None
+
+
+def test_good_reads(cli: Callable[..., Result], repo: Repo) -> None:
+    package(repo, "packages/a")
+    package(repo, "packages/b", reads=["a"])
+    package(repo, reads=["b", {"name": "a"}, {"name": "bef", "external": True},
+                         {"name": "a2", "external": False}])
+    package(repo, "packages/a2")
+    assert problems(cli, repo) == []
+
+
+def test_read_cycle_is_reported_on_each_package(cli: Callable[..., Result], repo: Repo) -> None:
+    package(repo, "packages/a", text='{\n  "name": "a",\n  "resources": [],\n  "reads": ["b"]\n}\n')
+    package(repo, "packages/b", reads=["c", "a"])
+    package(repo, "packages/c", reads=["a"])
+    package(repo, "packages/d", reads=["a"])  # reads the cycle, is not on it
+    found = problems(cli, repo)
+    assert [(p["file"], p["pointer"], p["message"]) for p in found] == [
+        ("packages/a/datapackage.json", "/reads", "read cycle: a → b → a"),
+        ("packages/b/datapackage.json", "/reads", "read cycle: b → a → b"),
+        ("packages/c/datapackage.json", "/reads", "read cycle: c → a → b → c"),
+    ]
+    assert found[0]["line"] == 4
+    assert found[0]["expected"] == "packages that do not read each other in a cycle"
+
+
+def test_reads_checked_against_packages_not_asked_about(cli: Callable[..., Result],
+                                                        repo: Repo) -> None:
+    package(repo, "packages/a", reads=["b"])
+    package(repo, "packages/b", reads=["a", "nope"])
+    package(repo, "packages/c", reads=["a"])
+    found = problems(cli, repo, str(repo.path / "packages/c"))
+    assert found == []
+    found = problems(cli, repo, "packages/a")
+    assert [(p["file"], p["message"]) for p in found] == [
+        ("packages/a/datapackage.json", "read cycle: a → b → a")]
+
+
+def test_read_cycle_human_output(cli: Callable[..., Result], repo: Repo) -> None:
+    package(repo, "packages/a", text='{"name": "a", "resources": [], "reads": ["b"]}')
+    package(repo, "packages/b", text='{"name": "b", "resources": [], "reads": ["a"]}')
+    result = cli("validate", "--repo", repo.path)
+    assert result.code == 2
+    assert result.out.splitlines() == [
+        "packages/a/datapackage.json:1:32 /reads: read cycle: a → b → a "
+        "(expected packages that do not read each other in a cycle)",
+        "packages/b/datapackage.json:1:32 /reads: read cycle: b → a → b "
+        "(expected packages that do not read each other in a cycle)",
+        "2 problems (2 packages checked)",
+    ]
+
+
+# --- issue #13: YAML descriptors, duplicate keys, custom keys, v2 profiles -------------------
+
+def test_yaml_descriptor_is_validated_with_yaml_lines(cli: Callable[..., Result],
+                                                      repo: Repo) -> None:
+    repo.write("geo/main.ipynb", NB)
+    repo.write("geo/datapackage.yaml", "name: geo\nresources:\n  - name: a\n    path: a.csv\n")
+    assert problems(cli, repo) == []
+    assert problems(cli, repo, str(repo.path / "geo" / "datapackage.yaml")) == []
+    repo.write("geo/datapackage.yaml", "name: geo\nschedule: nope\nresources:\n"
+               "  - name: Big Table\n    path: /abs.csv\njob:\n  team: t\n")
+    found = problems(cli, repo)
+    assert [(p["file"], p["pointer"], p["line"]) for p in found] == [
+        ("geo/datapackage.yaml", "/schedule", 2),
+        ("geo/datapackage.yaml", "/resources/0/name", 4),
+        ("geo/datapackage.yaml", "/resources/0/path", 5)]
+
+
+def test_two_descriptors_in_one_folder(cli: Callable[..., Result], repo: Repo) -> None:
+    package(repo, "p")
+    repo.write("p/datapackage.yml", "name: p\nresources: []\n")
+    found = only(cli, repo)
+    assert found["message"] == "p/datapackage.json and p/datapackage.yml are both in one folder"
+    assert found["expected"].startswith("one descriptor per package folder")
+
+
+def test_yaml_bomb_is_refused(cli: Callable[..., Result], repo: Repo) -> None:
+    repo.write("p/main.ipynb", NB)
+    repo.write("p/datapackage.yaml", "name: p\nresources: []\na: &a [x, x]\nb: &b [*a, *a]\n")
+    found = only(cli, repo)
+    assert (found["file"], found["line"]) == ("p/datapackage.yaml", 4)
+    assert "aliases (*name) are not supported" in found["message"]
+
+
+def test_duplicate_keys_in_datapackage_json(cli: Callable[..., Result], repo: Repo) -> None:
+    package(repo, "p", text='{\n  "name": "p",\n  "resources": [{"name": "a", "path": "a.csv",\n'
+            '    "path": "b.csv"}],\n  "schedule": null\n}\n')
+    found = only(cli, repo)
+    assert (found["file"], found["pointer"], found["line"]) == (
+        "p/datapackage.json", "/resources/0/path", 4)
+    assert found["message"] == "key 'path' is given twice in the same object (first at line 3)"
+
+
+@pytest.mark.parametrize("fields, pointer, message", [
+    ({"related": [{"path": "/core/x"}]}, "/related",
+     "unknown key 'related'; did you mean 'created'?"),
+    ({"license_id": "odc-pddl", "num_resources": 1}, "/license_id",
+     "unknown key 'license_id'; did you mean 'licenses'?"),
+    ({"schedul": "0 6 * * *"}, "/schedul", "unknown key 'schedul'; did you mean 'schedule'?"),
+    ({"test_params": {}}, "/test_params",
+     "unknown key 'test_params'; did you mean 'test_parameters'?"),
+    ({"resources": [{"name": "a", "path": "a.csv", "decription": "x"}]},
+     "/resources/0/decription", "unknown key 'decription'; did you mean 'description'?"),
+])
+def test_custom_keys_are_warnings(cli: Callable[..., Result], repo: Repo,
+                                  fields: dict[str, Any], pointer: str, message: str) -> None:
+    package(repo, **fields)
+    result = cli("validate", "--json", "--repo", repo.path)
+    doc = result.json()
+    assert (result.code, doc["ok"], doc["problems"]) == (0, True, [])
+    assert (doc["warnings"][0]["pointer"], doc["warnings"][0]["message"]) == (pointer, message)
+    assert doc["warnings"][0]["line"] is not None
+    human = cli("validate", "--repo", repo.path)
+    assert human.code == 0
+    assert "warning: packages/p/datapackage.json:" in human.out and message in human.out
+    assert human.out.splitlines()[-1].startswith("ok: 1 package valid (")
+
+
+def test_v2_schema_carries_into_resources(cli: Callable[..., Result], repo: Repo) -> None:
+    """frictionless-py 5 says VALID: object-form missingValues are v2, and the package's
+    `$schema` says v2 (a resource checked on its own must not fall back to v1)."""
+    schema = {"fields": [{"name": "x", "type": "integer"}],
+              "missingValues": [{"value": "NA", "label": "not available"}]}
+    resource = {"name": "a", "path": "a.csv", "type": "table", "schema": schema}
+    package(repo, **{"$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
+                     "resources": [resource]})
+    assert problems(cli, repo) == []
+    package(repo, resources=[resource])  # without `$schema` the package is v1
+    assert "require datapackage v2" in only(cli, repo)["message"]

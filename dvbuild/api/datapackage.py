@@ -11,7 +11,8 @@ Each resource is recorded frictionless-v5 style: `bytes`, `hash`
 ("sha256:<hex>"), `rows`, and a Table Schema inferred from the dtypes. `write()`
 keeps every field it found (dvbuild's `schedule`, `parameters`, ...), so the
 written descriptor still describes the same package. pandas is needed only for
-DataFrames.
+DataFrames. The package folder may hold datapackage.yaml (.yml) instead; the
+output always gets datapackage.json, the published form.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from dvbuild.errors import ConfigError, MissingDependency, Problem
-from dvbuild.package import DESCRIPTOR, read_descriptor
+from dvbuild.package import DESCRIPTOR, DESCRIPTORS, descriptor_name, read_descriptor
 
 OUTPUT_ENV = "DVBUILD_OUTPUT_DIR"
 FORMATS = {
@@ -33,6 +34,9 @@ FORMATS = {
     "json": ("json", "application/json"),
 }
 SPEC_TYPES = ("table", "vega-lite", "plotly")
+# frictionless reads these through a library, not a byte stream: it cannot count their
+# bytes and fails a declared `bytes` ("actual is None"); the store's manifest has them
+UNCOUNTED_BYTES = ("parquet", "json")
 
 
 class Datapackage:
@@ -44,7 +48,7 @@ class Datapackage:
         # a second notebook of the same run continues from what the first one wrote
         source = self.output_dir / DESCRIPTOR
         if not source.is_file():
-            source = self.folder / DESCRIPTOR
+            source = self.folder / (descriptor_name(self.folder) or DESCRIPTOR)
         self.descriptor: dict[str, Any] = read_descriptor(source, str(source))
 
     @classmethod
@@ -55,7 +59,7 @@ class Datapackage:
         env = os.environ if environ is None else environ
         origin = Path(start or Path.cwd()).resolve()
         for folder in (origin, *origin.parents):
-            if (folder / DESCRIPTOR).is_file():
+            if any((folder / n).is_file() for n in DESCRIPTORS):
                 out = env.get(OUTPUT_ENV)
                 return cls(folder, Path(out) if out else None)
         raise FileNotFoundError(f"no {DESCRIPTOR} in {origin} or any folder above it")
@@ -81,7 +85,12 @@ class Datapackage:
                      title: str | None = None) -> dict[str, Any]:
         """Write `data` (a DataFrame, a list of records, or the path of a file the notebook
         wrote itself: recorded where it is when inside the output folder, else copied) and
-        record it; returns the resource descriptor."""
+        record it; returns the resource descriptor.
+
+        A DataFrame's meaningful index is written as columns: a named index or a
+        MultiIndex (pivot, groupby keys) as its levels, an unnamed index of labels as the
+        column `index`; a RangeIndex or an unnamed integer index (row numbers) is not.
+        Duplicate column names raise ValueError naming them."""
         if format not in FORMATS:
             raise ValueError(f"format {format!r}: expected one of {', '.join(FORMATS)}")
         _check_resource_name(name)
@@ -97,10 +106,14 @@ class Datapackage:
                  "mediatype": FORMATS[format][1]}
         if format != "parquet":
             entry["encoding"] = "utf-8"
+        if format == "json" and rows is not None:  # an array of records: a table
+            entry["type"] = "table"
         for key, value in (("title", title), ("description", description)):
             if value is not None:
                 entry[key] = value
         entry.update(_file_stats(target))
+        if format in UNCOUNTED_BYTES:
+            del entry["bytes"]
         if rows is not None:
             entry["rows"] = rows
         if fields is not None:
@@ -152,6 +165,11 @@ class Datapackage:
         from dvbuild.validate.packages import descriptor_problems
 
         target = self.output_dir / DESCRIPTOR
+        source = descriptor_name(self.folder) if self.output_dir == self.folder else None
+        if source not in (None, DESCRIPTOR):  # run by hand in a datapackage.yaml folder
+            raise ConfigError(Problem(str(target), f"the package's descriptor is {source}; "
+                                      "a datapackage.json beside it would make two"),
+                              hint=f"set {OUTPUT_ENV} to an output folder (dvbuild test does)")
         problems = descriptor_problems(self.descriptor, str(target), self.output_dir,
                                        notebook_folder=self.folder)
         if problems:
@@ -244,17 +262,41 @@ def _write_frame(df: Any, target: Path,
     if pandas is None or not isinstance(df, pandas.DataFrame):
         raise TypeError(f"add_resource: expected a pandas DataFrame, a list of records or a "
                         f"file path, got {type(df).__name__}")
+    df = with_index_columns(df)
     if format == "csv":
         _utc_strings(df).to_csv(target, index=False, date_format="%Y-%m-%dT%H:%M:%S",
                                 lineterminator="\n")
     elif format == "json":
-        df.to_json(target, orient="records", date_format="iso", force_ascii=False)
+        _iso_dates(df).to_json(target, orient="records", date_format="iso", force_ascii=False)
     else:
         try:
             df.to_parquet(target, index=False)
         except ImportError:
             raise MissingDependency("pyarrow", "data") from None
     return len(df), table_schema(df)
+
+
+def with_index_columns(df: Any) -> Any:
+    """The frame with a meaningful index kept as columns (pivot and groupby keys): a named
+    index or a MultiIndex becomes its level columns, an unnamed index of labels (text,
+    dates) the column `index`. Row numbers are dropped: a RangeIndex, and an unnamed
+    integer index (what filtering or sorting leaves behind). Duplicate column names are
+    refused: no file format keeps them apart."""
+    from pandas.api import types
+
+    index = df.index
+    numbers = index.nlevels == 1 and index.name is None and types.is_integer_dtype(index.dtype)
+    if not numbers:
+        taken = [str(n) for n in index.names if n is not None and n in df.columns]
+        if taken:
+            raise ValueError(f"add_resource: the index level(s) {taken} are also column "
+                             "names; drop or rename one of them")
+        df = df.reset_index()
+    duplicated = list(dict.fromkeys(str(c) for c in df.columns[df.columns.duplicated()]))
+    if duplicated:
+        raise ValueError(f"add_resource: duplicate column name(s) {duplicated}; rename them "
+                         "(e.g. df.columns = [...]) so each column has its own name")
+    return df
 
 
 def _utc_strings(df: Any) -> Any:
@@ -269,6 +311,18 @@ def _utc_strings(df: Any) -> Any:
     df = df.copy()
     for col in aware:
         df[col] = df[col].dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return df
+
+
+def _iso_dates(df: Any) -> Any:
+    """Python dates as `YYYY-MM-DD` text: to_json would write them as datetimes, which
+    their `date` field does not accept."""
+    dates = [c for c in df.columns if _field_type(df[c]) == "date"]
+    if not dates:
+        return df
+    df = df.copy()
+    for col in dates:
+        df[col] = df[col].map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v)
     return df
 
 

@@ -1,7 +1,9 @@
-"""`dvbuild status`: every package, when it runs (cron in words, next runs), and its last run.
+"""`dvbuild status`: every package, when it runs (cron in words, next runs), the packages it
+reads and those that read it (`reads`), and its last run.
 
 The catalog is `--catalog`, else dvbuild.yaml `catalog`, else the file catalog
-that `dvbuild local` writes (`file://<repo>/out/catalog`). Run documents come
+the last `dvbuild local` run wrote (recorded in `<repo>/.dvbuild/last-local.json`,
+so `local --out DIR` is followed), else `file://<repo>/out/catalog`. Run documents come
 from the catalog's `dvbuild-runs`, newest first; a missing file catalog just
 means nothing has run yet. A catalog that cannot be read, or a schedule that
 is invalid, is raised after the rows are shown (`Status.check`).
@@ -9,6 +11,7 @@ is invalid, is raised after the rows are shown (`Status.check`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -32,9 +35,10 @@ class Status:
     rows: list[dict[str, Any]]  # one per package, by package_status
     problems: list[Problem]  # invalid schedules
     failure: DvbuildError | None  # the catalog could not be read
+    source: str = ""  # why this catalog: catalog_choice
 
     def as_json(self) -> dict[str, Any]:
-        return {"catalog": self.catalog, "packages": self.rows}
+        return {"catalog": self.catalog, "catalog_from": self.source, "packages": self.rows}
 
     def check(self) -> None:
         """Raise what went wrong, once the rows have been shown."""
@@ -45,23 +49,36 @@ class Status:
 
 
 def status(settings: Settings, catalog: str | None = None) -> Status:
-    from dvbuild.package import discover
+    from dvbuild.package import discover, read_by
 
     packages = discover(settings.root)
-    url = catalog_url(settings, catalog)
+    url, source = catalog_choice(settings, catalog)
     runs, docs, failure = read_catalog(url, settings, [p.name for p in packages])
-    rows = [package_status(p, runs.get(p.name, []), docs.get(p.name)) for p in packages]
+    readers = read_by(packages)
+    rows = [package_status(p, runs.get(p.name, []), docs.get(p.name),
+                           read_by=readers.get(p.name, [])) for p in packages]
     problems = [Problem(p.descriptor_file, r["problem"], pointer="/schedule")
                 for p, r in zip(packages, rows, strict=True) if r.get("problem")]
-    return Status(url, rows, problems, failure)
+    return Status(url, rows, problems, failure, source)
 
 
 def catalog_url(settings: Settings, given: str | None) -> str:
+    return catalog_choice(settings, given)[0]
+
+
+def catalog_choice(settings: Settings, given: str | None) -> tuple[str, str]:
+    """(URL, where it came from): --catalog, else dvbuild.yaml's (or $DVBUILD_CATALOG),
+    else the catalog of the last `dvbuild local` run, else `<repo>/out/catalog`."""
+    from dvbuild.catalogs.last_local import STATE, last_catalog
+
     if given:
-        return given
+        return given, "--catalog"
     if settings.config.catalog:
-        return settings.config.catalog
-    return (settings.root / DEFAULT_CATALOG).as_uri()
+        return settings.config.catalog, "dvbuild.yaml catalog or $DVBUILD_CATALOG"
+    last = last_catalog(settings.root)
+    if last:
+        return last, f"the last dvbuild local run, recorded in {STATE}"
+    return (settings.root / DEFAULT_CATALOG).as_uri(), f"the default, <repo>/{DEFAULT_CATALOG}"
 
 
 def read_catalog(url: str, settings: Settings, names: list[str]) -> tuple[
@@ -87,14 +104,16 @@ def read_catalog(url: str, settings: Settings, names: list[str]) -> tuple[
     return runs, docs, None
 
 
-def package_status(package: Package, runs: list[RunDocument],
-                   doc: dict[str, Any] | None, now: datetime | None = None) -> dict[str, Any]:
-    """One package's row (pure): schedule in words, next runs, last version and run."""
+def package_status(package: Package, runs: list[RunDocument], doc: dict[str, Any] | None,
+                   now: datetime | None = None, *, read_by: Sequence[str] = ()) -> dict[str, Any]:
+    """One package's row (pure): schedule in words, next runs, the packages it reads and
+    those that read it (`read_by`, from the repository), last version and run."""
     from dvbuild.validate.schedule import cron_problem, describe, next_runs, timezone_problem
 
     row: dict[str, Any] = {"name": package.name, "path": package.path,
                            "schedule": package.schedule, "timezone": package.timezone,
-                           "when": ON_PUSH, "next_runs": []}
+                           "when": ON_PUSH, "next_runs": [], "reads": package.reads,
+                           "read_by": list(read_by)}
     if package.schedule:
         problem = cron_problem(package.schedule) or timezone_problem(package.timezone)
         if problem:
@@ -139,7 +158,7 @@ def table_text(rows: list[dict[str, Any]], url: str) -> str:
     utf8 = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "") == "utf8"
     table = Table(title=f"dvbuild status ({console.redact(url)})", title_justify="left",
                   box=box.HEAVY_HEAD if utf8 else box.ASCII)
-    for column in ("Package", "Schedule", "When", "Next runs", "Version", "Last run",
+    for column in ("Package", "Schedule", "When", "Next runs", "Reads", "Version", "Last run",
                    "Duration", "Rows", "Bytes"):
         table.add_column(column, justify="right" if column in ("Duration", "Rows", "Bytes")
                          else "left")
@@ -157,8 +176,16 @@ def _cells(row: dict[str, Any]) -> list[str]:
     state = run.get("status")
     last = f"{state} {_short(run.get('started'))}" if state else "never"
     return [row["name"], row["schedule"] or ON_PUSH, "" if row["when"] == ON_PUSH else row["when"],
-            "\n".join(_short(t) for t in row["next_runs"]) or "-", row["version"] or "-", last,
+            "\n".join(_short(t) for t in row["next_runs"]) or "-", _edges(row),
+            row["version"] or "-", last,
             _duration(run.get("duration")), _number(run.get("rows")), _bytes(run.get("bytes"))]
+
+
+def _edges(row: dict[str, Any]) -> str:
+    """The packages a row reads, and below them those that read it."""
+    lines = [", ".join(row["reads"])] if row["reads"] else []
+    lines += ["read by " + ", ".join(row["read_by"])] if row["read_by"] else []
+    return "\n".join(lines) or "-"
 
 
 def _short(iso: Any) -> str:

@@ -38,3 +38,18 @@ def settings_and_problems(repo: Path | None) -> tuple[Settings, list[Problem]]:
         return settings_for(repo, require_git=False), []
     except ConfigError as e:
         return settings_for(repo, require_git=False, config=RepoConfig()), list(e.problems)
+
+
+def paths_or_here(paths: list[Path] | None, settings: Settings) -> list[Path]:
+    """PATH arguments; without any, inside a package folder that package, else none
+    (every package)."""
+    from dvbuild.package import folder_around
+
+    if paths:
+        return list(paths)
+    here = folder_around(Path.cwd(), settings.root)
+    if here is None:
+        return []
+    console.log(f"{here.relative_to(settings.root.resolve()).as_posix()}: the package folder "
+                "you are in (give PATH..., or run from the monorepo root, for others)")
+    return [here]

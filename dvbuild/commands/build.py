@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING
 import typer
 
 from dvbuild import console
-from dvbuild.commands import JSON_OPTION, REPO_OPTION, settings_for
+from dvbuild.commands import JSON_OPTION, REPO_OPTION, paths_or_here, settings_for
 
 if TYPE_CHECKING:
     from dvbuild.image.build import BuildResult
 
-PATHS = typer.Argument(None, help="Package folders (default: every package).")
+PATHS = typer.Argument(None, help="Package folders (default: the package folder you are in, "
+                       "else every package).")
 PUSH = typer.Option(False, "--push", help="Push to the registry in dvbuild.yaml.")
 TAG = typer.Option(None, "--tag", help="An extra tag (or a full image reference).")
 DRY_RUN = typer.Option(False, "--dry-run", help="Print the Dockerfile and build context only.")
@@ -37,7 +38,7 @@ def register(app: typer.Typer) -> None:
         settings = settings_for(repo)
         if push and not settings.config.registry:
             raise UsageError("--push needs a registry", hint="set `registry:` in dvbuild.yaml")
-        packages = select(discover(settings.root), paths or [], settings.root)
+        packages = select(discover(settings.root), paths_or_here(paths, settings), settings.root)
         results = image.build_packages(settings, packages, push=push, tag=tag, dry_run=dry_run)
         if json_:
             console.emit_json({"packages": [r.as_json() for r in results]})

@@ -79,10 +79,12 @@ def _roots(repo: Path | None) -> tuple[Path, Path] | None:
 
 def _check_unique(name: str, root: Path) -> None:
     from dvbuild import gitio
-    from dvbuild.package import DESCRIPTOR
+    from dvbuild.package import DESCRIPTORS, PATHSPECS
     from dvbuild.validate.packages import name_of
 
-    for rel in gitio.ls_files(root, f"*{DESCRIPTOR}", DESCRIPTOR):
+    for rel in gitio.ls_files(root, *PATHSPECS):
+        if rel.rpartition("/")[2] not in DESCRIPTORS:
+            continue
         if name_of((root / rel).parent) == name:
             raise UsageError(f"the name {name!r} is already used by {rel}",
                              hint="package names are unique in a monorepo; pick another")

@@ -3,7 +3,6 @@ the whole pipeline as a dry run on this machine (see dvbuild/pipeline.py)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,8 +41,7 @@ def local(
 
     settings = settings_for(repo)
     folder = out if out is not None else settings.root / "out"
-    fancy = sys.stderr.isatty() and not settings.github.actions and "CI" not in settings.environ
-    with _progress(fancy) as progress:
+    with _progress(console.interactive(settings.environ)) as progress:
         run = run_local(settings, out=folder, base=base, head=head, all_=all_,
                         build=not no_build, progress=progress)
     summary = run.out / "summary.md"
@@ -97,6 +95,9 @@ class _progress:
             self.status.stop()
 
     def __call__(self, step: Step) -> None:
+        if step.name == "test" and self.status is not None:
+            # the test run draws its own live display (one line per running package)
+            (self.status.stop if step.status == "running" else self.status.start)()
         if step.status == "running":
             if self.status is not None:
                 self.status.update(f"{step.name} …")

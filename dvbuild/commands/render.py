@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dvbuild import console
-from dvbuild.commands import JSON_OPTION, REPO_OPTION, settings_for
+from dvbuild.commands import JSON_OPTION, REPO_OPTION, paths_or_here, settings_for
 from dvbuild.errors import ConfigError
 
 if TYPE_CHECKING:
     from dvbuild.manifests import RenderResult
+    from dvbuild.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -23,7 +24,8 @@ def render(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the manifests to.",
                                       file_okay=False)],
     paths: Annotated[list[Path] | None, typer.Argument(
-        help="Package folders (default: every package).")] = None,
+        help="Package folders (default: the package folder you are in, else every "
+        "package).")] = None,
     image: Annotated[str | None, typer.Option(
         "--image", help="Image reference for every manifest; {name} and {hash} are "
         "replaced (default: registry/name:input-hash).")] = None,
@@ -39,8 +41,10 @@ def render(
     from dvbuild.package import discover, select
 
     settings = settings_for(repo)
+    if image is None or "{hash}" in image:
+        _say_if_no_commit(settings)
     every = discover(settings.root)
-    chosen = select(every, paths or [], settings.root)
+    chosen = select(every, paths_or_here(paths, settings), settings.root)
     names: list[str] = []
     if prune:
         scheduled = {p.name for p in every if p.schedule}
@@ -51,6 +55,14 @@ def render(
     if result.problems:
         raise ConfigError(result.problems, hint="fix the package's settings, then render again")
     return 0
+
+
+def _say_if_no_commit(settings: Settings) -> None:
+    from dvbuild import gitio
+
+    if not gitio.has_commit("HEAD", settings.git_root):
+        console.log("note: no commit yet: image tags are the working tree's input hashes "
+                    "(the tags HEAD will have once the tree is committed as it is)")
 
 
 def _show(result: RenderResult, out: Path, kind: str, as_json: bool) -> None:

@@ -23,12 +23,14 @@ def register(app: typer.Typer) -> None:
 def status(
     catalog: Annotated[str | None, typer.Option(
         "--catalog", help="Catalog URL: http(s)://elasticsearch or file:///dir "
-        f"(default: dvbuild.yaml catalog, else <repo>/{DEFAULT_CATALOG}).")] = None,
+        "(default: dvbuild.yaml catalog, else the last `dvbuild local` run's, else "
+        f"<repo>/{DEFAULT_CATALOG}).")] = None,
     as_json: bool = JSON_OPTION,
     repo: Path = REPO_OPTION,
 ) -> int:
     """List packages, their schedules (cron, in words, next runs) and their last runs."""
     found = stage.status(settings_for(repo), catalog)
+    console.log(f"catalog: {found.catalog} ({found.source})")
     if as_json:
         console.emit_json(found.as_json())
     else:

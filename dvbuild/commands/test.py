@@ -8,20 +8,23 @@ from typing import TYPE_CHECKING
 import typer
 
 from dvbuild import console
-from dvbuild.commands import JSON_OPTION, REPO_OPTION, settings_for
+from dvbuild.commands import JSON_OPTION, REPO_OPTION, paths_or_here, settings_for
 
 if TYPE_CHECKING:
     from dvbuild.notebooks.report import Report
 
-DEFAULT_OUT = Path("out")
-PATHS = typer.Argument(None, help="Package folders (default: every package).")
-OUT = typer.Option(DEFAULT_OUT, "--out", help="Where OUT/<name>/ is written.")
+DEFAULT_OUT = Path("out")  # below the monorepo root, wherever dvbuild is run
+UPSTREAM = ".upstream"  # OUT/.upstream: a file store of this run's outputs that others read
+PATHS = typer.Argument(None, help="Package folders (default: the package folder you are in, "
+                       "else every package).")
+OUT = typer.Option(None, "--out", help="Where OUT/<name>/ is written (default: out/ in the "
+                   "monorepo root).")
 JOBS = typer.Option(0, "--jobs", "-j", min=0, help="Packages in parallel (default: CPUs).")
 
 
 def test(
     paths: list[Path] = PATHS,
-    out: Path = OUT,
+    out: Path | None = OUT,
     jobs: int = JOBS,
     as_json: bool = JSON_OPTION,
     repo: Path = REPO_OPTION,
@@ -31,8 +34,11 @@ def test(
     from dvbuild.package import discover, select
 
     settings = settings_for(repo)
-    packages = select(discover(settings.root), paths or [], settings.root)
-    reports = notebooks.test_packages(settings, packages, out, jobs=jobs or None)
+    packages = select(discover(settings.root), paths_or_here(paths, settings), settings.root)
+    out = out if out is not None else settings.root / DEFAULT_OUT
+    upstream = f"file://{(out / UPSTREAM).resolve()}"  # outputs that later packages read
+    reports = notebooks.test_in_layers(settings, packages, out, upstream_store=upstream,
+                                       jobs=jobs or None)
     show(reports, out, as_json)
     return exit_code(reports)
 

@@ -25,10 +25,11 @@ def versions(
     settings = repo_settings()
     store = need_store(store, settings)
     opened = open_store(store, settings.environ)
-    current = (pub.latest(opened, name) or {}).get("version")
+    current = (pub.latest(opened, name, strict=False) or {}).get("version")
     rows = [{"version": m["version"], "published": m.get("published"),
              "commit": m.get("commit"), "input_hash": m.get("input_hash"),
-             "files": len(m.get("files", [])), "bytes": m.get("bytes"),
+             "files": len(m["files"]) if isinstance(m.get("files"), list) else None,
+             "bytes": m.get("bytes"),
              "latest": m["version"] == current}
             for m in pub.manifests(opened, name)]
     if as_json:

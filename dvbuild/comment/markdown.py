@@ -4,6 +4,16 @@ A comment over GitHub's 65,536-character limit is refused whole (422), so the
 comment is rendered at decreasing levels of detail until it fits: shorter
 previews and tracebacks first, then passed packages collapsed to one line, then
 every package. Whatever was left out is said, with a link to the full report.
+
+Everything in a report is untrusted text (folder and notebook names, messages,
+data; under `workflow_run` the whole report.json comes from a fork). The templates
+never print a value as Markdown: every `{{ value }}` goes through `text` (the
+environment's `finalize`), which makes it one inert line — HTML escaped, Markdown
+punctuation backslash-escaped, `@` mentions and `#` references broken with a zero-width
+joiner, autolinks defused, newlines and control characters gone, length capped. Names
+shown as code go through `code`, a span that cannot be broken (no backticks, no
+newlines). Only what this module builds itself (the marker, fences, tracebacks inside
+them, URLs) is `Markup`, printed as is.
 """
 
 from __future__ import annotations
@@ -12,8 +22,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from markupsafe import Markup
 
 from dvbuild import console, templating
+from dvbuild.comment.upstream import UpstreamChange, upstream_changes
 
 if TYPE_CHECKING:
     from dvbuild.notebooks.report import Report
@@ -21,9 +35,17 @@ if TYPE_CHECKING:
 MARKER = "<!-- dvbuild-comment -->"
 GITHUB_LIMIT = 65_536
 BUDGET = 60_000  # headroom below the limit: GitHub counts some characters twice
-CELL_CHARS = 60
+CELL_CHARS = 60  # a table cell
+TEXT_CHARS = 300  # any other value
+CODE_CHARS = 120  # a name or path shown as code
+TRACEBACK_CHARS = 500  # one traceback line
+SHA_RE = re.compile(r"^[0-9a-f]{7,64}$")
 ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 DATA_URI_RE = re.compile(r"data:[\w.+-]+/[\w.+-]+(;[\w=.+-]+)*(;base64)?,[\w+/=%.-]*", re.I)
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # newlines and other controls
+INVISIBLE_RE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+MARKDOWN_RE = re.compile(r"([\\`*_\[\]|~:$#])")  # backslash-escaped wherever they are
+ZWJ = "\u200d"  # after `@` and `#`: no mention, no issue reference, no email autolink
 BADGES = {
     "passed": "✅ passed", "failed": "❌ failed", "timed_out": "⏱️ timed out",
     "invalid": "⚠️ invalid", "skipped": "⏭️ skipped",
@@ -119,13 +141,13 @@ def _context(
 ) -> dict[str, Any]:
     packages = [_package(r, previous.get(str(r.get("package"))), level) for r in reports]
     packages.sort(key=lambda p: (p["status"] == "passed", p["name"]))  # problems first
-    counts: dict[str, int] = {}
-    for p in packages:
-        counts[p["status"]] = counts.get(p["status"], 0) + 1
+    from dvbuild.notebooks.report import counts  # the same count as the CLI's
+
+    head_sha = head_sha if head_sha and SHA_RE.match(head_sha) else None
     return {
-        "marker": MARKER,
+        "marker": Markup(MARKER),
         "packages": packages,
-        "counts": [(BADGES.get(s, s), n) for s, n in sorted(counts.items())],
+        "counts": [(BADGES.get(s, s), n) for s, n in counts(reports).items()],
         "ok": all(p["status"] == "passed" for p in packages),
         "head_sha": head_sha or "",
         "short_sha": (head_sha or "")[:7],
@@ -154,6 +176,7 @@ def _package(
                      if nb.get("error") or nb.get("status") not in (None, "passed")],
         "resources": [_resource(r, level) for r in resources],
         "warnings": [one_line(w) for w in report.get("warnings") or []],
+        "upstream": [_upstream(c) for c in upstream_changes(report, manifest)],
         "compared": manifest is not None,
         "rows": sum(int(r.get("rows") or 0) for r in resources),
         "rows_text": fmt_count(sum(int(r.get("rows") or 0) for r in resources))
@@ -162,20 +185,20 @@ def _package(
 
 
 def _failure(notebook: Mapping[str, Any], level: Detail) -> dict[str, Any]:
+    from dvbuild.notebooks.outcome import cut_traceback
+
     error = notebook.get("error") or {}
-    tb = error.get("traceback") or []
-    lines = ANSI_RE.sub("", "\n".join(tb) if isinstance(tb, list) else str(tb)).splitlines()
-    keep = lines[-level.traceback_lines:] if level.traceback_lines else []
-    text = "\n".join(keep)
+    keep, omitted = cut_traceback(error.get("traceback") or [], level.traceback_lines)
+    block = traceback_block(keep) if keep else Markup("")
     return {
         "notebook": str(notebook.get("path") or "?"),
         "status": BADGES.get(str(notebook.get("status")), str(notebook.get("status"))),
         "cell": error.get("cell_number") or error.get("cell_index"),
         "ename": one_line(error.get("ename")),
         "evalue": one_line(error.get("evalue"), 300),
-        "traceback": text,
-        "omitted": len(lines) - len(keep),
-        "fence": fence(text),
+        "traceback": block,
+        "omitted": omitted,
+        "fence": Markup(fence(block)),
     }
 
 
@@ -185,20 +208,32 @@ def _resource(res: Mapping[str, Any], level: Detail) -> dict[str, Any]:
     rows = [[cell(v) for v in row] for row in (preview.get("rows") or [])[: level.preview_rows]]
     return {
         **res,
-        "name": cell(res.get("name")),
-        "path": cell(res.get("path")),
+        "name": one_line(res.get("name"), CODE_CHARS),
+        "path": one_line(res.get("path"), CODE_CHARS),
         "bytes_text": fmt_bytes(res.get("bytes")),
         "bytes_delta_text": fmt_delta(res.get("bytes_delta"), fmt_bytes),
         "rows_text": fmt_count(res.get("rows")),
         "rows_delta_text": fmt_delta(res.get("rows_delta"), fmt_count),
-        "columns": [{"name": cell(c.get("name")), "type": cell(c.get("type") or "?"),
-                     "change": c.get("change", "")} for c in res.get("columns") or []],
-        "removed": [cell(c) for c in res.get("removed") or []],
+        "columns": [{"name": one_line(c.get("name"), CELL_CHARS),
+                     "type": one_line(c.get("type") or "?", CELL_CHARS),
+                     "change": one_line(c.get("change", ""), CELL_CHARS)}
+                    for c in res.get("columns") or []],
+        "removed": [one_line(c, CELL_CHARS) for c in res.get("removed") or []],
         "show_columns": level.preview_rows > 0,
-        "preview_columns": columns,
-        "preview_rows": rows if columns else [],
+        "preview_columns": Markup(" | ").join(columns),
+        "preview_rows": [Markup(" | ").join(row) for row in rows] if columns else [],
+        "preview_width": len(columns),
         "errors": [one_line(e) for e in res.get("errors") or []][:5],
     }
+
+
+UPSTREAM_LABELS = {"changed": "upstream changed", "new": "new upstream", "dropped": "no longer read"}
+
+
+def _upstream(change: UpstreamChange) -> dict[str, str]:
+    return {"label": UPSTREAM_LABELS[change.kind], "name": one_line(change.name, CODE_CHARS),
+            "before": ", ".join(one_line(v, CELL_CHARS) for v in change.before),
+            "after": ", ".join(one_line(v, CELL_CHARS) for v in change.after)}
 
 
 def fence(text: str) -> str:
@@ -207,22 +242,67 @@ def fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def cell(value: Any) -> str:
-    """A value made safe for a Markdown table cell: one line, escaped, short."""
+def plain(value: Any, width: int = TEXT_CHARS) -> str:
+    """Untrusted text as one line of at most `width` characters: secrets masked (before
+    anything could split them), ANSI codes and data: URIs dropped, newlines and control
+    characters made spaces, invisible ones (zero-width, bidi overrides) removed."""
     text = "" if value is None else str(value)
-    text = ANSI_RE.sub("", text).replace("\r", " ").replace("\n", " ")
-    if len(text) > CELL_CHARS:
-        text = text[: CELL_CHARS - 1] + "…"
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("|", "\\|").replace("`", "'")
+    text = DATA_URI_RE.sub("(data URI left out)", ANSI_RE.sub("", console.redact(text)))
+    text = re.sub(r"\s+", " ", CONTROL_RE.sub(" ", INVISIBLE_RE.sub("", text)))
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def text(value: Any, width: int = TEXT_CHARS) -> Markup:
+    """The one escaping of untrusted text for Markdown and HTML: `plain`, then no tag, entity,
+    link, image, emphasis, code span, table cell, math, heading, mention or reference can
+    come out of it. Not for line starts (a leading `-`, `+` or `1.` could begin a list)."""
+    if isinstance(value, Markup):
+        return value
+    escaped = plain(value, width).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    escaped = MARKDOWN_RE.sub(r"\\\1", escaped).replace("#", "#" + ZWJ).replace("@", "@" + ZWJ)
+    return Markup(re.sub(r"(?i)\b(www)\.", r"\1\\.", escaped))  # www.x autolinks without a scheme
+
+
+def code(value: Any, width: int = CODE_CHARS, table: bool = False) -> Markup:
+    """Untrusted text as a code span that cannot be broken: `plain`, backticks made `'`,
+    (in a table cell) `|` escaped; an empty value is a dash, never an empty span."""
+    inner = plain(value, width).strip().replace("`", "'")
+    inner = inner.replace("|", "\\|") if table else inner
+    return Markup(f"`{inner}`") if inner else Markup("–")
+
+
+def url(value: Any) -> Markup:
+    """A link target dvbuild built (GitHub's server URL, repository, run id, commit):
+    http(s) only, percent-encoded so it cannot end the link early."""
+    link = str(value or "")
+    if not re.match(r"https?://", link):
+        return Markup("#")
+    return Markup(quote(link, safe=":/?=&%#+,;~@!$*'-._"))
+
+
+def cell(value: Any) -> Markup:
+    """A value made safe for a Markdown table cell: one line, escaped, short."""
+    return text(value, CELL_CHARS)
 
 
 def one_line(value: Any, width: int = 200) -> str:
-    if value is None or value == "":
-        return ""
-    text = " ".join(ANSI_RE.sub("", str(value)).split())
-    text = text if len(text) <= width else text[: width - 1] + "…"
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+    """Untrusted text cut to one line of `width` characters (escaped when printed)."""
+    return "" if value is None or value == "" else plain(value, width).strip()
+
+
+def _finalize(value: Any) -> Any:
+    """Every `{{ value }}` in the comment templates: escaped, unless dvbuild made it (Markup)."""
+    return value if isinstance(value, Markup) else text(value)
+
+
+def traceback_block(lines: Sequence[str]) -> Markup:
+    """Traceback lines for a fenced code block (`fence` makes the fence longer than any
+    run of backticks inside): masked, no ANSI codes or control characters, each line capped."""
+    kept = []
+    for line in "\n".join(lines).split("\n"):
+        line = CONTROL_RE.sub("", INVISIBLE_RE.sub("", ANSI_RE.sub("", console.redact(line))))
+        kept.append(line if len(line) <= TRACEBACK_CHARS else line[: TRACEBACK_CHARS - 1] + "…")
+    return Markup("\n".join(kept))
 
 
 def fmt_duration(seconds: Any) -> str:
@@ -307,4 +387,6 @@ def previous_resources(manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]
 
 
 def _render(name: str, context: Mapping[str, Any]) -> str:
-    return templating.render(name, context, templating.environment(trim_blocks=True))
+    env = templating.environment(trim_blocks=True, finalize=_finalize,
+                                 filters={"code": code, "url": url})
+    return templating.render(name, context, env)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, cast
 from dvbuild import console
 from dvbuild.comment import markdown
 from dvbuild.comment.previous import previous_manifests
-from dvbuild.comment.target import Target, pr_target, read_json
-from dvbuild.errors import ServiceError, UsageError
+from dvbuild.comment.target import Target, pr_target
+from dvbuild.errors import ConfigError, Problem, ServiceError, UsageError
 from dvbuild.settings import GitHubContext
 
 if TYPE_CHECKING:
@@ -66,8 +66,29 @@ def load_reports(folder: Path) -> list[Report]:
     if not folder.is_dir():
         raise UsageError(f"{folder}: no such folder", hint="give the folder `dvbuild test --out` wrote")
     files = sorted(folder.glob("*/report.json")) + sorted(folder.glob("report.json"))
-    reports = [cast("Report", read_json(f)) for f in files]
+    reports = [load_report(f) for f in files]
     return sorted(reports, key=lambda r: str(r.get("package") or ""))
+
+
+def load_report(path: Path) -> Report:
+    """One report.json, checked against its schema before anything renders it: under
+    `workflow_run` the reports are a fork's artifacts, untrusted data."""
+    from dvbuild.schemas.report import MAX_BYTES, report_problems
+    from dvbuild.util import parse_json_object, read_json_text
+    from dvbuild.validate.positions import positions
+
+    what = "a report.json object (what `dvbuild test` writes)"
+    text = read_json_text(path, str(path), what=what, max_bytes=MAX_BYTES)
+    document = parse_json_object(text, str(path), what=what)
+    problems = report_problems(document)
+    if problems:
+        lines = positions(text, [pointer for pointer, _ in problems])
+        raise ConfigError([Problem(str(path), message, pointer,
+                                   *lines.get(pointer, (None, None)))
+                           for pointer, message in problems],
+                          hint="a report.json is written by `dvbuild test`; this one was "
+                               "changed or comes from another version")
+    return cast("Report", document)
 
 
 def _reported_commit(reports: Sequence[Report]) -> str | None:

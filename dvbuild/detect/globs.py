@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     from pathspec import GitIgnoreSpec
 
 
+MAX_SEGMENT = 255  # NAME_MAX: a longer segment names no file, and stat() fails on it
+MAX_PATTERN = 1024  # and '**/' * 200 would compile to a regex that backtracks badly
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 class GlobError(ValueError):
     """A pattern this syntax cannot express; the message says why."""
 
@@ -46,9 +51,15 @@ def check(pattern: str) -> str:
         raise GlobError("negation ('!') is not supported; list what should match instead")
     if pattern != pattern.strip():
         raise GlobError("leading or trailing white space (pathspec drops it)")
+    if _CONTROL.search(pattern):
+        raise GlobError("a control character (such as NUL or a newline) is in it")
+    if len(pattern) > MAX_PATTERN:
+        raise GlobError(f"{len(pattern)} characters long (at most {MAX_PATTERN})")
     for seg in pattern.strip("/").split("/"):
         if seg in ("", ".", ".."):
             raise GlobError(f"segment {seg!r} is not allowed (paths are relative to the monorepo root)")
+        if len(seg.encode("utf-8", "surrogatepass")) > MAX_SEGMENT:
+            raise GlobError(f"a segment is longer than {MAX_SEGMENT} bytes (no file name is)")
         i = 0
         while i < len(seg):
             if seg[i] == "\\":

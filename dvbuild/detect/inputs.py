@@ -40,6 +40,14 @@ def input_hashes(settings: Settings, packages: Sequence[Package], rev: str = "HE
     return _hashes(settings, packages, at_commit(settings, rev, _specs(settings, packages)))
 
 
+def head_input_hash(settings: Settings, package: Package) -> str:
+    """The hash at HEAD (an image's tag); in a repository with no commit yet, the working
+    tree's, which is what HEAD will hash once the tree is committed as it is."""
+    if gitio.has_commit("HEAD", settings.git_root):
+        return input_hash(settings, package)
+    return worktree_input_hash(settings, package)
+
+
 def worktree_input_hash(settings: Settings, package: Package) -> str:
     """The hash of the inputs as the working tree has them (uncommitted and untracked,
     not ignored, files included)."""

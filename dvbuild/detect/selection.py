@@ -16,7 +16,7 @@ from dvbuild import gitio
 from dvbuild.detect import refs, tree
 from dvbuild.detect.globs import GlobError, GlobSet
 from dvbuild.errors import ConfigError, Problem
-from dvbuild.package import DESCRIPTOR, Package, check_unique_names
+from dvbuild.package import DESCRIPTOR, DESCRIPTORS, Package, check_unique_names
 from dvbuild.settings import CONFIG_FILE, Settings
 
 A = TypeVar("A")
@@ -151,12 +151,12 @@ def detect(settings: Settings, *, base: str | None = None, head: str | None = No
         return found
     if rng.all:
         snap = _snapshot(settings, rng)
-        check_nesting(snap.folders)
+        check_nesting(snap.folders, snap.keys)
         found.all, found.base = True, None
         why = rng.notices[-1] if rng.notices else "every package"
         return _finish(found, snap, {f: [why] for f in snap.folders}, {})
     snap, changes = both(lambda: _snapshot(settings, rng), lambda: _changes(settings, rng))
-    check_nesting(snap.folders)
+    check_nesting(snap.folders, snap.keys)
     removed = _removed_folders(changes, snap.folders)
     depends, broken = tree.depends_on(snap.keys, snap.contents)
     found.notices.extend(broken)
@@ -193,14 +193,14 @@ def both(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
 
 
 def _finish(found: Detection, snap: tree.Snapshot, reasons: dict[str, list[str]],
-            removed: Mapping[str, str]) -> Detection:
+            removed: Mapping[str, tuple[str, str]]) -> Detection:
     folders = sorted(f for f in reasons if f in snap.folder_set)
     found.packages = sorted(tree.load(snap.settings, snap.keys, folders, snap.contents),
                             key=lambda p: p.path)
     check_unique_names(found.packages)
     found.reasons = {f: reasons[f] for f in folders}
-    found.removed = [Removed(tree.name_at(snap.settings, oid, f), f)
-                     for f, oid in sorted(removed.items())]
+    found.removed = [Removed(tree.name_at(snap.settings, oid, file), f)
+                     for f, (oid, file) in sorted(removed.items())]
     return found
 
 
@@ -242,18 +242,20 @@ def _relative(change: gitio.Change, n: int) -> gitio.Change:
                         change.status, change.path[n:])
 
 
-def _removed_folders(changes: list[gitio.Change], folders: Collection[str]) -> dict[str, str]:
-    """{folder: old descriptor blob} for packages whose datapackage.json went away."""
+def _removed_folders(changes: list[gitio.Change],
+                     folders: Collection[str]) -> dict[str, tuple[str, str]]:
+    """{folder: (old descriptor blob, its path)} for packages whose descriptor went away."""
     removed = {}
     for c in changes:
         name = PurePosixPath(c.path)
-        if c.status == "D" and name.name == DESCRIPTOR and str(name.parent) not in folders:
-            removed[str(name.parent)] = c.old_oid
+        if c.status == "D" and name.name in DESCRIPTORS and str(name.parent) not in folders:
+            removed[str(name.parent)] = (c.old_oid, c.path)
     return removed
 
 
-def check_nesting(folders: Collection[str]) -> None:
-    """Exit 2 naming every datapackage.json that lies inside another package's folder."""
+def check_nesting(folders: Collection[str], files: Mapping[str, str] | None = None) -> None:
+    """Exit 2 naming every descriptor (`files`: folder -> its path) that lies inside
+    another package's folder."""
     if not _any_nested(folders):
         return
     folder_set = set(folders)
@@ -261,7 +263,8 @@ def check_nesting(folders: Collection[str]) -> None:
     for f in sorted(folder_set):
         outer = owner(f, folder_set) if f != "." else None  # owner() looks above f only
         if outer is not None:
-            problems.append(Problem(tree.display(f), f"package nested inside package {outer}",
+            file = (files or {}).get(f) or (DESCRIPTOR if f == "." else f"{f}/{DESCRIPTOR}")
+            problems.append(Problem(file, f"package nested inside package {outer}",
                                     expected="package folders that do not contain other "
                                              "package folders"))
     if problems:

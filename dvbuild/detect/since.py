@@ -25,7 +25,7 @@ def since_published(settings: Settings, store_url: str, *, head: str | None = No
 
     head_sha = refs.need(head or "HEAD", settings.git_root)
     blobs, contents = tree.descriptors(settings, head_sha)
-    check_nesting(blobs)
+    check_nesting(blobs, blobs)
     packages = tree.load(settings, blobs, sorted(blobs), contents)
     hashes = inputs.input_hashes(settings, packages, head_sha)
     store = open_store(store_url, settings.environ)

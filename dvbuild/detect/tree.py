@@ -1,8 +1,11 @@
 """Packages as a commit (not the working tree) has them, read with a few git calls.
 
-`git ls-tree` lists every datapackage.json with its blob id in one call; one
-`git cat-file --batch` reads the descriptors that are needed. No descriptor is
-parsed unless its package is a candidate (or names a `depends_on`).
+`git ls-tree` lists every datapackage.json (or .yaml/.yml) with its blob id in one
+call; one `git cat-file --batch` reads the descriptors that are needed. No
+descriptor is parsed unless its package is a candidate (or names a `depends_on`).
+
+`keys` maps a package folder to its descriptor's path (relative to the monorepo
+root), which is also its key in `contents`: the path says how to parse it.
 """
 
 from __future__ import annotations
@@ -13,23 +16,24 @@ from typing import Any
 from dvbuild import gitio
 from dvbuild.detect import globs
 from dvbuild.errors import ConfigError
-from dvbuild.package import DESCRIPTOR, Package, checked_name
+from dvbuild.package import PATHSPECS, Package, checked_name, descriptor_object, descriptor_paths
 from dvbuild.settings import Settings
-from dvbuild.util import parse_json_object
 
 
 def descriptors(settings: Settings, rev: str) -> tuple[dict[str, str], dict[str, bytes]]:
-    """({package folder relative to the monorepo root: blob id of its datapackage.json},
-    {blob id: contents}), from two overlapping git processes (gitio.read_matching)."""
-    spec = f":(glob){_glob_escape(settings.prefix)}**/{DESCRIPTOR}"
-    paths, contents = gitio.read_matching(rev, spec, settings.git_root)
-    n, end = len(settings.prefix), len(DESCRIPTOR) + 1
-    return {(p[n:-end] or "."): oid for p, oid in paths.items()}, contents
+    """({package folder relative to the monorepo root: its descriptor's path},
+    {descriptor's path: contents}), from two overlapping git processes
+    (gitio.read_matching). Two descriptors in one folder is a ConfigError."""
+    spec = f":(glob){_glob_escape(settings.prefix)}**/datapackage.*"
+    paths, blobs = gitio.read_matching(rev, spec, settings.git_root)
+    n = len(settings.prefix)
+    keys = descriptor_paths(p[n:] for p in paths)
+    return keys, {f: blobs.get(paths[settings.prefix + f], b"") for f in keys.values()}
 
 
 class Snapshot:
     """The package folders at head (a commit, or the working tree) and their descriptors:
-    `keys` maps a folder to its key in `contents` (a blob id, or the folder itself)."""
+    `keys` maps a folder to its descriptor's path, the key in `contents`."""
 
     def __init__(self, settings: Settings, keys: dict[str, str],
                  contents: dict[str, bytes]) -> None:
@@ -45,11 +49,9 @@ class Snapshot:
 
     @classmethod
     def in_worktree(cls, settings: Settings) -> Snapshot:
-        listed = gitio.ls_files(settings.root, f"*{DESCRIPTOR}", DESCRIPTOR)
-        folders = [str(PurePosixPath(f).parent) for f in listed
-                   if PurePosixPath(f).name == DESCRIPTOR and (settings.root / f).is_file()]
-        return cls(settings, {f: f for f in folders},
-                   {f: _read(settings.root / display(f)) for f in folders})
+        listed = gitio.ls_files(settings.root, *PATHSPECS)
+        keys = descriptor_paths(f for f in listed if (settings.root / f).is_file())
+        return cls(settings, keys, {f: _read(settings.root / f) for f in keys.values()})
 
 
 def _read(path: Path) -> bytes:
@@ -63,27 +65,20 @@ def _glob_escape(text: str) -> str:
     return "".join(f"[{c}]" if c in "*?[\\" else c for c in text)
 
 
-def display(folder: str) -> str:
-    return DESCRIPTOR if folder == "." else f"{folder}/{DESCRIPTOR}"
-
-
 def parse(raw: bytes, file: str) -> dict[str, Any]:
-    """The descriptor object; malformed JSON names the file, line and column."""
-    return parse_json_object(raw, file)
+    """The descriptor object (JSON or YAML, as `file` is named); malformed input names
+    the file, line and column."""
+    return descriptor_object(raw, file)
 
 
-def make_package(settings: Settings, folder: str, data: dict[str, Any]) -> Package:
-    name = checked_name(data, display(folder))
-    return Package(name=name, path=folder, folder=_abs(settings.root, folder), descriptor=data)
+def make_package(settings: Settings, folder: str, data: dict[str, Any], file: str) -> Package:
+    name = checked_name(data, file)
+    return Package(name=name, path=folder, folder=_abs(settings.root, folder), descriptor=data,
+                   file=PurePosixPath(file).name)
 
 
 def _abs(root: Path, folder: str) -> Path:
     return root if folder == "." else root / folder
-
-
-def read(settings: Settings, blobs: dict[str, str]) -> dict[str, bytes]:
-    """The descriptors' contents, by blob id, in one git call."""
-    return gitio.cat_blobs(list(blobs.values()), settings.git_root)
 
 
 def load(settings: Settings, blobs: dict[str, str], folders: list[str],
@@ -91,9 +86,10 @@ def load(settings: Settings, blobs: dict[str, str], folders: list[str],
     """Packages for the given folders, every problem reported at once."""
     packages, problems = [], []
     for folder in folders:
+        file = blobs[folder]
         try:
-            data = parse(contents.get(blobs[folder], b""), display(folder))
-            packages.append(make_package(settings, folder, data))
+            data = parse(contents.get(file, b""), file)
+            packages.append(make_package(settings, folder, data, file))
         except ConfigError as e:
             problems.extend(e.problems)
     if problems:
@@ -107,31 +103,32 @@ def depends_on(blobs: dict[str, str], contents: dict[str, bytes],
     A cheap byte search skips the JSON parse of descriptors without the key."""
     found: dict[str, tuple[str, ...]] = {}
     broken = []
-    for folder, oid in blobs.items():
-        raw = contents.get(oid, b"")
-        if b'"depends_on"' not in raw:
+    for folder, file in blobs.items():
+        raw = contents.get(file, b"")
+        if b"depends_on" not in raw:
             continue
         try:
-            value = parse(raw, display(folder)).get("depends_on")
+            value = parse(raw, file).get("depends_on")
         except ConfigError:
-            broken.append(f"{display(folder)}: not valid JSON; its depends_on is not known")
+            broken.append(f"{file}: not valid JSON or YAML; its depends_on is not known")
             continue
         value = [value] if isinstance(value, str) else value
         if not isinstance(value, list):
             continue
         bad = dict(globs.problems(value))
-        broken += [f"{display(folder)} /depends_on/{i}: {why}" for i, why in bad.items()]
+        broken += [f"{file} /depends_on/{i}: {why}" for i, why in bad.items()]
         kept = tuple(v for i, v in enumerate(value) if i not in bad and isinstance(v, str))
         if kept:
             found[folder] = kept
     return found, broken
 
 
-def name_at(settings: Settings, oid: str, folder: str) -> str:
-    """A removed package's name from its old descriptor; the folder's name if unreadable."""
+def name_at(settings: Settings, oid: str, file: str) -> str:
+    """A removed package's name from its old descriptor (blob `oid` of `file`); the
+    folder's name if unreadable."""
     raw = gitio.cat_blobs([oid], settings.git_root).get(oid, b"")
     try:
-        name = parse(raw, display(folder)).get("name")
+        name = parse(raw, file).get("name")
     except ConfigError:
         name = None
-    return name if isinstance(name, str) and name else PurePosixPath(folder).name
+    return name if isinstance(name, str) and name else PurePosixPath(file).parent.name

@@ -6,25 +6,65 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dvbuild import __version__, templating
-from dvbuild.image.naming import Target
+from dvbuild.errors import ConfigError, Problem
+from dvbuild.image.naming import REFERENCE_RULE, Target, reference_problem
 from dvbuild.package import Package
-from dvbuild.settings import Settings
+from dvbuild.settings import CONFIG_FILE, Settings
 
 DEFAULT_EXTRAS = ("s3", "elastic")
+# dvbuild's optional dependencies (pyproject.toml), the names `docker.extras` may list
+EXTRAS = ("data", "s3", "elastic", "docker", "github", "vault", "sql", "k8s", "all")
+EXTRAS_RULE = "a list of dvbuild extras: " + ", ".join(EXTRAS)
+DOCKER_KEYS = ("base_image", "extras")
 IMAGE_UID = 10001
 
 
+def docker_problems(value: Any) -> list[tuple[str, str, str]]:
+    """(pointer, message, expected) for a package's `docker` object: what `validate`
+    reports and what rendering the Dockerfile refuses (its values go into the text)."""
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        return [("/docker", f"docker is {type(value).__name__}",
+                 "an object with base_image and extras")]
+    found = []
+    if "base_image" in value and value["base_image"] is not None:
+        why = reference_problem(value["base_image"])
+        if why:
+            found.append(("/docker/base_image", f"base_image {why}", REFERENCE_RULE))
+    listed = value.get("extras")
+    if listed is not None and not isinstance(listed, list):
+        found.append(("/docker/extras", f"extras is {type(listed).__name__}", EXTRAS_RULE))
+    for i, extra in enumerate(listed if isinstance(listed, list) else []):
+        if not isinstance(extra, str) or extra not in EXTRAS:
+            shown = repr(extra) if len(repr(extra)) <= 40 else repr(extra)[:37] + "..."
+            found.append((f"/docker/extras/{i}", f"extra {shown} is not one of dvbuild's",
+                          EXTRAS_RULE))
+    return found
+
 
 def docker_options(package: Package) -> dict[str, Any]:
-    """The package's `docker` object (not `image`: the Data Package spec owns that name)."""
-    value = package.get("docker", {})
+    """The package's `docker` object (not `image`: the Data Package spec owns that name);
+    raises ConfigError for what `validate` refuses in it."""
+    value = package.descriptor.get("docker")
+    problems = [Problem(package.descriptor_file, message, pointer, expected=expected)
+                for pointer, message, expected in docker_problems(value)]
+    if problems:
+        raise ConfigError(problems)
     return dict(value) if isinstance(value, dict) else {}
 
 
 def base_image(settings: Settings, package: Package) -> str:
-    """The package's `docker.base_image`, else dvbuild.yaml `base_image`."""
+    """The package's `docker.base_image`, else dvbuild.yaml `base_image` (or
+    $DVBUILD_BASE_IMAGE), each checked: it becomes the FROM line."""
     own = docker_options(package).get("base_image")
-    return str(own) if own else settings.config.base_image
+    if own is not None:
+        return str(own)
+    why = reference_problem(settings.config.base_image)
+    if why:
+        raise ConfigError(Problem(CONFIG_FILE, f"base_image {why}", pointer="/base_image",
+                                  expected=REFERENCE_RULE))
+    return settings.config.base_image
 
 
 def extras(package: Package) -> list[str]:
@@ -35,14 +75,15 @@ def extras(package: Package) -> list[str]:
 
 def render_dockerfile(
     *, name: str, path: str, base_image: str, wheel: str, extras: Sequence[str],
-    apt: bool, ca: bool, commit: str = "", input_hash: str = "",
+    apt: bool, ca: bool, commit: str = "", input_hash: str = "", image_ref: str = "",
     labels: Mapping[str, str] | None = None, uid: int = IMAGE_UID,
 ) -> str:
     """The template rendered (pure: strings in, text out)."""
     values = {
         "name": name, "path": path, "base_image": base_image, "wheel": wheel,
         "extras": list(extras), "apt": apt, "ca": ca, "uid": uid, "dvbuild_version": __version__,
-        "commit": commit, "input_hash": input_hash, "labels": dict(labels or {}),
+        "commit": commit, "input_hash": input_hash, "image_ref": image_ref,
+        "labels": dict(labels or {}),
     }
     env = templating.environment(filters={"dockerquote": dockerquote})
     return templating.render("Dockerfile.j2", values, env)
@@ -67,7 +108,7 @@ def choose_dockerfile(
     text = render_dockerfile(
         name=package.name, path=package.path, base_image=base_image(settings, package),
         wheel=wheel, extras=extras(package), apt=(package.folder / "apt.txt").is_file(), ca=ca,
-        commit=t.commit, input_hash=t.input_hash, labels=labels,
+        commit=t.commit, input_hash=t.input_hash, image_ref=t.tags[0], labels=labels,
     )
     return text, "template"
 

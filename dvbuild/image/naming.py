@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from dvbuild.detect.inputs import input_hash
+from dvbuild.detect.inputs import head_input_hash
 from dvbuild.package import Package
 from dvbuild.settings import Settings
+
+# Docker's reference grammar (distribution/reference): [domain[:port]/]path[:tag][@digest]
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_HOST_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_HOST_PART}(?:\.{_HOST_PART})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+IMAGE_REFERENCE = re.compile(
+    rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::{_TAG})?(?:@{_DIGEST})?", re.ASCII)
+MAX_REFERENCE = 512
+REFERENCE_RULE = ("an image reference such as 'python:3.11-slim' or "
+                  "'registry.example/team/base:1.0' (one word: lowercase name, optional tag "
+                  "and @digest)")
+
+
+def reference_problem(value: object) -> str | None:
+    """What is wrong with an image reference (a base image), or None: it goes into a
+    Dockerfile's FROM line, so one well-formed reference and nothing more."""
+    if not isinstance(value, str) or not value:
+        return f"is {value!r}" if len(repr(value)) <= 60 else "is not an image reference"
+    if len(value) > MAX_REFERENCE or not IMAGE_REFERENCE.fullmatch(value):
+        shown = repr(value) if len(value) <= 60 else repr(value[:57]) + "..."
+        return f"{shown} is not an image reference"
+    return None
 
 
 @dataclass(frozen=True)
@@ -38,7 +63,7 @@ def repository(settings: Settings, package: Package) -> str:
 
 def image_ref(settings: Settings, package: Package) -> str:
     """The image a scheduled job runs: registry/name:<input hash at HEAD>."""
-    return f"{repository(settings, package)}:{input_hash(settings, package)}"
+    return f"{repository(settings, package)}:{head_input_hash(settings, package)}"
 
 
 def extra_ref(settings: Settings, package: Package, tag: str) -> str:

@@ -52,10 +52,12 @@ def head_commit(settings: Settings) -> str:
 
 def dirty_files(settings: Settings, package: Package) -> list[str]:
     """Files of the package's inputs that differ from HEAD (not git-ignored)."""
+    from dvbuild.detect.globs import problems
     from dvbuild.util import split_z
 
+    bad = {i for i, _ in problems(package.depends_on)}  # `dvbuild validate` reports them
     specs = [settings.prefix + (package.path if package.path != "." else "")]
-    specs += [settings.prefix + d for d in package.depends_on]
+    specs += [settings.prefix + d for i, d in enumerate(package.depends_on) if i not in bad]
     out = gitio.git("status", "--porcelain", "-z", "--untracked-files=all", "--no-renames", "--",
                     *[f":(glob){s}" if "*" in s else s or "." for s in specs],
                     cwd=settings.git_root)

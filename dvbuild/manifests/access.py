@@ -19,13 +19,29 @@ def hosts(settings: Settings, pick: Picker, notes: Notes) -> list[dict[str, Any]
         urls.append(s3_endpoint(settings) or f"https://{urlsplit(store).netloc}.s3.amazonaws.com")
     urls += [settings.config.catalog or "", str(settings.config.vault.get("address") or "")]
     extra = pick("outbound", [])
-    if not isinstance(extra, list):
-        notes.problem("outbound", f"outbound is {extra!r}", expected="a list of host names")
+    if not isinstance(extra, list) or not all(isinstance(e, str) and _port_ok(e) for e in extra):
+        notes.problem("outbound", f"outbound is {extra!r}",
+                      expected="a list of host names (host or host:port)")
         extra = []
     webhook = pick("webhook")
+    if webhook is not None and not (isinstance(webhook, str) and _port_ok(webhook)):
+        notes.problem("webhook", f"webhook is {webhook!r}", expected="a URL or a host name")
+        webhook = None
     extra = [*extra, webhook] if webhook else extra
-    urls += [str(e) if "//" in str(e) else f"https://{e}" for e in extra]
+    urls += [_url(e) for e in extra]
     return [dict(h) for h in _hosts_of(tuple(urls))]
+
+
+def _url(host: str) -> str:
+    return host if "//" in host else f"https://{host}"
+
+
+def _port_ok(host: str) -> bool:
+    try:
+        urlsplit(_url(host)).port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=256)
@@ -33,7 +49,7 @@ def _hosts_of(urls: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
     found: dict[tuple[str, int | None], dict[str, Any]] = {}
     for url in urls:
         parts = urlsplit(url)
-        if parts.scheme in ("http", "https") and parts.hostname:
+        if parts.scheme in ("http", "https") and parts.hostname and _port_ok(url):
             port = parts.port if parts.port not in (None, 443) else None
             found.setdefault((parts.hostname, port), {"host": parts.hostname, "port": port})
     return tuple(found.values())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from dvbuild.detect.inputs import input_hash
+from dvbuild.detect.inputs import head_input_hash
 from dvbuild.image.naming import image_ref
 from dvbuild.package import Package
 from dvbuild.settings import Settings
@@ -19,7 +19,7 @@ def image_source(settings: Settings, image: str | None) -> Callable[[Package], s
     if image is not None:
         def given(p: Package) -> str:
             if "{hash}" in image:
-                return image.replace("{name}", p.name).replace("{hash}", input_hash(settings, p))
+                return image.replace("{name}", p.name).replace("{hash}", head_input_hash(settings, p))
             return image.replace("{name}", p.name)
         return given
     return lambda p: image_ref(settings, p)

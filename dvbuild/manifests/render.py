@@ -32,13 +32,30 @@ class Rendered(NamedTuple):
 
 def render(settings: Settings, package: Package, image: str, kind: str) -> Rendered:
     """One package's manifest of `kind`, checked; problems are returned, not raised."""
+    values, manifest, problems = _checked_document(settings, package, image, kind)
+    text = "" if problems else to_yaml(manifest, values.descriptor_file)
+    return Rendered(values, text, problems)
+
+
+def _checked_document(settings: Settings, package: Package, image: str,
+                      kind: str) -> tuple[Values, dict[str, Any], list[Problem]]:
+    """(values, the manifest as a dict, what is wrong with either): render without YAML."""
     values = job_values(settings, package, image, kind)
     if values.problems:
-        return Rendered(values, "", values.problems)
+        return values, {}, values.problems
     manifest = document(values, kind)
-    problems = manifest_problems(manifest, kind, values)
-    return Rendered(values, "" if problems else to_yaml(manifest, values.descriptor_file),
-                    problems)
+    return values, manifest, manifest_problems(manifest, kind, values)
+
+
+def job_problems(settings: Settings, package: Package, kind: str = "naisjob") -> list[Problem]:
+    """What `render` refuses in a scheduled package's manifest, for `validate` to report:
+    the image's tag stands in for the input hash (64 hex digits whatever the input)."""
+    from dvbuild.image.naming import repository
+
+    if not package.schedule:
+        return []
+    image = f"{repository(settings, package)}:{'0' * 64}"
+    return _checked_document(settings, package, image, kind)[2]
 
 
 def render_naisjob(settings: Settings, package: Package, image: str) -> str:

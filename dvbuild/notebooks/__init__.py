@@ -2,8 +2,10 @@
 
     prepare (parent)   validate -> secrets -> fresh copy at OUT/<name>/ -> job
     pool (parent)      jobs handed to worker processes, logs prefixed per package
+    progress (parent)  plain lines in CI, a live display on a terminal
     worker (child)     engine.run_notebook per notebook -> convert -> resources
-    report (parent)    status, report.json (masked), a last masking sweep
+    report (parent)    status, report.json (masked), a last sweep (leaks.py): mask,
+                       scan, and fail the package if a secret would leak
 
 `test_packages` and `run_package` are what other steps call.
 """
@@ -21,6 +23,7 @@ from dvbuild.settings import Settings
 
 if TYPE_CHECKING:
     from dvbuild.notebooks.prepare import Prepared
+    from dvbuild.notebooks.progress import Display
     from dvbuild.notebooks.report import Report
     from dvbuild.secrets import SecretResolver
 
@@ -42,23 +45,60 @@ def test_packages(settings: Settings, packages: list[Package], out: Path, *,
                   jobs: int | None = None, mode: Mode = "test",
                   resolvers: Resolvers | None = None) -> list[Report]:
     """Run every package (in parallel processes); each report is also OUT/<name>/report.json."""
-    from dvbuild.notebooks import pool, report
+    from dvbuild.notebooks import pool, progress, report
     from dvbuild.notebooks.prepare import check_out
 
     out = out.resolve()
     check_out(settings, packages, out)
     _claim(out)
     prepared = [_prepare(settings, p, out, mode, resolvers) for p in packages]
-    tasks: list[pool.Task] = []
+    runnable = [item for item in prepared if item.job is not None]
     for item in prepared:
-        if item.job is None:
+        if item.job is None:  # its status line is the command's to print
             report.write(item.report, item.dir)
-            console.log(report.summary_line(item.report))
-            continue
-        tasks.append((item.job, _deadline(item), _sink(item, out), _on_done(item)))
+    display = progress.open_display(live=console.interactive(settings.environ),
+                                    total=len(runnable))
+    tasks: list[pool.Task] = [(item.job, _deadline(item), _sink(item, out, display),
+                               _on_done(item, display)) for item in runnable if item.job]
     workers = jobs or os.cpu_count() or 1
-    pool.run_jobs(tasks, workers, _worker_environ(settings))
+    try:
+        pool.run_jobs(tasks, workers, _worker_environ(settings))
+    finally:
+        display.close()
     return [item.report for item in prepared]
+
+
+def test_in_layers(settings: Settings, packages: list[Package], out: Path, *,
+                   upstream_store: str, upstream_catalog: str | None = None,
+                   jobs: int | None = None, commit: str | None = None) -> list[Report]:
+    """Test runs in `reads` order: a package runs after the selected packages it reads.
+    The passed outputs a later layer reads are published (as test output) to
+    `upstream_store`, which that layer's read_dp reads first ($DVBUILD_READ_FIRST):
+    a downstream test sees what its upstream's test just made."""
+    from dvbuild.api.read import FIRST_ENV
+    from dvbuild.package import read_layers
+
+    layers = read_layers(packages)
+    reports: list[Report] = []
+    later = settings._replace(environ={**settings.environ, FIRST_ENV: upstream_store})
+    for i, layer in enumerate(layers):
+        reports += test_packages(later if i else settings, layer, out, jobs=jobs)
+        read = {name for rest in layers[i + 1:] for p in rest for name in p.reads}
+        _publish_read(settings, out, layer, reports, read, upstream_store, upstream_catalog, commit)
+    return reports
+
+
+def _publish_read(settings: Settings, out: Path, layer: list[Package], reports: list[Report],
+                  read: set[str], store: str, catalog: str | None, commit: str | None) -> None:
+    from dvbuild import publish
+
+    passed = {r["package"] for r in reports if r.get("status") == "passed"}
+    dirs = [out.resolve() / p.name for p in layer if p.name in read and p.name in passed]
+    if dirs:
+        console.log(f"publishing {', '.join(d.name for d in dirs)} to {store} first: "
+                    "packages tested next read them")
+        publish.publish_dirs(dirs, store, catalog, environ=settings.environ, commit=commit,
+                             allow_test_output=True)
 
 
 def run_package(settings: Settings, package: Package, out: Path, *, mode: Mode,
@@ -78,7 +118,7 @@ def _claim(out: Path) -> None:
 def _prepare(settings: Settings, package: Package, out: Path, mode: Mode,
              resolvers: Resolvers | None) -> Prepared:
     from dvbuild import secrets as secrets_mod
-    from dvbuild.notebooks import prepare, report
+    from dvbuild.notebooks import leaks, prepare, report
 
     item = prepare.Prepared(package, out / package.name, prepare.base_report(settings, package, mode))
     problems = prepare.validation_problems(settings, package, mode)
@@ -90,6 +130,8 @@ def _prepare(settings: Settings, package: Package, out: Path, mode: Mode,
     except secrets_mod.SecretError as e:
         return _failed_early(item, "failed", f"{e.message} (no notebook was run)")
     item.dir = prepare.fresh_copy(package, out)
+    item.secrets, item.baseline = values, leaks.baseline(item.dir)
+    item.report["warnings"] += leaks.warnings(values)
     report.write(item.report, item.dir)  # marks the folder as dvbuild's from the start
     item.job = prepare.make_job(settings, package, item.dir, mode, values)
     return item
@@ -108,28 +150,41 @@ def _deadline(item: Prepared) -> float:
     return len(item.job["notebooks"]) * (float(item.job["timeout"]) + WORKER_GRACE)
 
 
-def _sink(item: Prepared, out: Path) -> Callable[[str], None]:
-    log_file = out / f"{item.package.name}.log"
-    log_file.write_text("", encoding="utf-8")
+class _Sink:
+    """A package's worker output: every line into OUT/<name>.log, and to the display
+    (progress lines, `.progress`, say where the run is; the rest is logged)."""
 
-    def sink(line: str) -> None:
+    def __init__(self, name: str, log_file: Path, display: Display) -> None:
+        self.name, self.log_file, self.display = name, log_file, display
+        log_file.write_text("", encoding="utf-8")
+
+    def _keep(self, line: str) -> str:
         text = console.redact(line)
-        with log_file.open("a", encoding="utf-8") as f:
+        with self.log_file.open("a", encoding="utf-8") as f:
             f.write(text + "\n")
-        console.log(f"[{item.package.name}] {text}")
+        return text
 
-    return sink
+    def __call__(self, line: str) -> None:
+        self.display.log(self.name, self._keep(line))
+
+    def progress(self, text: str) -> None:
+        self.display.progress(self.name, self._keep(text))
 
 
-def _on_done(item: Prepared) -> Callable[[dict[str, Any], float], None]:
-    from dvbuild.notebooks import convert, report
+def _sink(item: Prepared, out: Path, display: Display) -> _Sink:
+    return _Sink(item.package.name, out / f"{item.package.name}.log", display)
+
+
+def _on_done(item: Prepared, display: Display) -> Callable[[dict[str, Any], float], None]:
+    from dvbuild.notebooks import leaks, reaper, report
 
     def done(result: dict[str, Any], seconds: float) -> None:
-        report.finish(item.report, result, item.dir)
+        report.finish(item.report, result, item.dir, item.package.reads)
         item.report["duration"] = seconds
-        convert.sweep(item.dir)
+        reaper.kill_marked(item.dir)  # a crashed worker's orphans write nothing more
+        leaks.sweep(item.dir, item.report, item.secrets, item.baseline)  # may fail it
         report.write(item.report, item.dir)
-        console.log(report.summary_line(item.report))
+        display.finished(item.package.name, item.report["status"])
 
     return done
 

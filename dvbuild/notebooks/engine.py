@@ -8,6 +8,7 @@ loses the race for its ZMQ ports before running anything is started again.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -22,6 +23,7 @@ from dvbuild.notebooks import outcome
 DEFAULT_KERNEL = "python3"
 START_TIMEOUT = 60
 START_ATTEMPTS = 3
+QUIET_LOGGERS = ("papermill", "traitlets", "nbclient")
 
 
 @dataclass
@@ -85,13 +87,20 @@ def choose_kernel(nb: Any, display: str) -> tuple[str, list[str]]:
 
 def read_notebook(path: Path) -> Any:
     """The notebook, or None when it cannot be read (its run reports why)."""
+    try:
+        return read_v4(path)
+    except Exception:
+        return None
+
+
+def read_v4(path: Path) -> Any:
+    """The notebook as nbformat 4, whatever version it was saved in. nbformat converts a
+    v2/v3 notebook but hands back the old version's NotebookNode class, which papermill
+    does not recognise (it takes it for a path: `AttributeError: format`)."""
     import nbformat as nbformat_module
 
     nbformat: Any = nbformat_module
-    try:
-        return nbformat.read(str(path), as_version=4)
-    except Exception:
-        return None
+    return nbformat.from_dict(nbformat.read(str(path), as_version=4))
 
 
 def defined_parameters(nb: Any) -> set[str] | None:
@@ -152,12 +161,11 @@ class _State:
 
 
 def run_notebook(path: Path, display: str, *, parameters: dict[str, Any], timeout: float,
-                 log: Callable[[str], None], on_kernel: Callable[[int], None]) -> NotebookRun:
-    """Execute `path` in place (cwd = its folder); the executed notebook is in the result."""
-    import nbformat as nbformat_module
-
-    nbformat: Any = nbformat_module
-    source = nbformat.read(str(path), as_version=4)
+                 log: Callable[[str], None], on_kernel: Callable[[int], None],
+                 timeout_field: str = "timeout") -> NotebookRun:
+    """Execute `path` in place (cwd = its folder); the executed notebook is in the result.
+    `timeout_field` names the setting the timeout came from, for the message."""
+    source = read_v4(path)
     run = NotebookRun(path=display)
     kernel, run.warnings = choose_kernel(source, display)
     outcome.tag_sources(source)
@@ -170,7 +178,7 @@ def run_notebook(path: Path, display: str, *, parameters: dict[str, Any], timeou
             break
         log(f"{display}: kernel did not start ({type(exc).__name__}: {exc}); retrying")
     run.duration = round(time.monotonic() - start, 3)
-    _conclude(run, state, exc, timeout)
+    _conclude(run, state, exc, f"the {timeout_field} of {timeout:g} s")
     return run
 
 
@@ -216,6 +224,9 @@ def _execute(source: Any, path: Path, kernel: str, parameters: dict[str, Any], t
         state.nb = notebook
         dog.start()
 
+    quiet = _AfterTimeout(dog)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).addFilter(quiet)
     try:
         papermill.execute_notebook(
             copy.deepcopy(source), None, parameters=parameters or None, kernel_name=kernel,
@@ -230,7 +241,21 @@ def _execute(source: Any, path: Path, kernel: str, parameters: dict[str, Any], t
         return _Timeout() if dog.fired else e
     finally:
         dog.stop()
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).removeFilter(quiet)
     return _Timeout() if dog.fired else None
+
+
+class _AfterTimeout(logging.Filter):
+    """Once the watchdog has killed the kernel, nbclient's "Kernel died while waiting for
+    execute reply" is our own doing: the run reports the timeout instead."""
+
+    def __init__(self, dog: Watchdog) -> None:
+        super().__init__()
+        self.dog = dog
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (self.dog.fired and "Kernel died" in record.getMessage())
 
 
 def _language(nb: Any, kernel: str) -> str | None:
@@ -246,13 +271,12 @@ def _quiet_kernel(kernel: str) -> dict[str, Any]:
     return {"extra_arguments": ["--IPKernelApp.log_level=ERROR"]} if kernel == DEFAULT_KERNEL else {}
 
 
-def _conclude(run: NotebookRun, state: _State, exc: BaseException | None, timeout: float) -> None:
+def _conclude(run: NotebookRun, state: _State, exc: BaseException | None, limit: str) -> None:
     nb = state.nb  # None when the kernel never came up: the source file stays as it was
     if isinstance(exc, _Timeout):
         run.status = "timed_out"
         run.error = outcome.mark_stopped(nb, state.running, "Timeout",
-                                         f"the notebook ran longer than its {timeout:g} s timeout; "
-                                         "dvbuild stopped the kernel")
+                                         outcome.timeout_message(state.running, limit))
     elif nb is None:
         run.status = "failed"
         run.error = {"cell_index": None, "cell_number": None, "source": "",
@@ -266,7 +290,9 @@ def _conclude(run: NotebookRun, state: _State, exc: BaseException | None, timeou
             run.status = "failed"
         stop = outcome.find_clean_exit(nb)
         if run.status == "passed" and stop is not None:
-            run.warnings.append(f"{run.path}: stopped at cell {stop + 1} by sys.exit(0); "
+            index, raised = stop
+            where = "the injected parameters" if index is None else f"cell {index + 1}"
+            run.warnings.append(f"{run.path}: stopped at {where} by {raised}; "
                                 "the cells after it did not run")
     if nb is not None:
         outcome.untag_sources(nb)

@@ -23,6 +23,37 @@ def strip_ansi(text: str) -> str:
     return ANSI_RE.sub("", text)
 
 
+def cut_traceback(traceback: str | list[str], limit: int) -> tuple[list[str], int]:
+    """A cell's traceback in about `limit` lines, colours stripped: the failing cell's own
+    frame (IPython's first, `Cell In[4], line 2`) whole, a `… N lines left out …` line,
+    then the innermost lines down to the error. Returns (lines, how many were left out).
+    The CLI, `dvbuild run` and the PR comment all show tracebacks through this."""
+    text = "\n".join(traceback) if isinstance(traceback, list) else str(traceback)
+    lines = strip_ansi(text).splitlines()
+    if len(lines) <= limit:
+        return lines, 0
+    if limit <= 0:
+        return [], len(lines)
+    head = _cell_frame(lines)
+    if not head or len(head) > limit // 2:
+        return lines[-limit:], len(lines) - limit
+    start = len(lines) - (limit - len(head))
+    # begin at a frame (after a blank line) rather than in the middle of one
+    start = next((j for j in range(start, len(lines) - 1) if not lines[j - 1].strip()), start)
+    tail = lines[start:]
+    omitted = len(lines) - len(head) - len(tail)
+    return [*head, f"… {omitted} lines left out …", *tail], omitted
+
+
+def _cell_frame(lines: list[str]) -> list[str]:
+    """The traceback's head down to the end of its first frame, when that is a cell's."""
+    for i, line in enumerate(lines[:4]):
+        if line.startswith(("Cell In[", "Input In [")):
+            end = next((j for j in range(i, len(lines)) if not lines[j].strip()), len(lines))
+            return lines[:end]
+    return []
+
+
 def tag_sources(nb: Any) -> None:
     for i, cell in enumerate(nb.cells):
         cell.metadata[SOURCE_KEY] = i
@@ -78,12 +109,35 @@ def find_error(nb: Any, replies: Mapping[int, Any] | None = None) -> dict[str, A
     return None
 
 
-def find_clean_exit(nb: Any) -> int | None:
-    """The source index of a cell that stopped the notebook with sys.exit(0), if any."""
+def find_clean_exit(nb: Any) -> tuple[int | None, str] | None:
+    """The cell that stopped the notebook with a clean SystemExit, if any: its source index
+    and the exception as raised (`SystemExit`, `SystemExit(0)`), not as guessed."""
     for cell in nb.cells:
-        if any(o.get("output_type") == "error" and is_clean_exit(o) for o in cell.get("outputs", [])):
-            return source_index(cell)
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "error" and is_clean_exit(o):
+                value = str(o.get("evalue", ""))
+                return source_index(cell), f"SystemExit({value})" if value else "SystemExit"
     return None
+
+
+def timeout_message(running: Any | None, limit: str) -> str:
+    """`limit` is e.g. "the test_timeout of 600 s"; the cell is the one that was running."""
+    index = None if running is None else source_index(running)
+    what = "the notebook" if index is None else f"cell {index + 1}"
+    return f"{what} exceeded {limit} (time allowed per notebook); dvbuild stopped the kernel"
+
+
+MODULE_RE = re.compile(r"No module named '([^']+)'")
+
+
+def add_hint(error: dict[str, Any] | None, package_path: str) -> None:
+    """A missing module gets the fix: the package's requirements.txt."""
+    if not error or error.get("ename") != "ModuleNotFoundError":
+        return
+    found = MODULE_RE.search(str(error.get("evalue", "")))
+    module = found.group(1).split(".")[0] if found else "it"
+    folder = "" if package_path in ("", ".") else package_path.rstrip("/") + "/"
+    error["hint"] = f"add {module} to {folder}requirements.txt"
 
 
 def mark_stopped(nb: Any | None, running: Any | None, ename: str, evalue: str) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 Each worker is `python -m dvbuild.notebooks.worker` in its own session. The
 notebook timeout is enforced inside the worker; the deadline here is the
 backstop for a worker that itself stops answering: its process group and every
-kernel it reported are killed, and a fresh worker takes the next job.
+kernel it reported are killed, and a fresh worker takes the next job. SIGINT or
+SIGTERM kills every worker and kernel before dvbuild exits; when dvbuild is killed
+outright (kill -9), the workers and kernels end themselves (lifeline.py).
 """
 
 from __future__ import annotations
@@ -16,23 +18,28 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 
 from dvbuild import console
+from dvbuild.notebooks.worker import END_OF_JOB
 
 LogSink = Callable[[str], None]
+DRAIN_TIMEOUT = 10.0  # seconds to wait for a job's last stderr lines after its result
 
 
 class Worker:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dvbuild.notebooks.worker"], env=dict(environ),
+            # our pid: the worker ends when we do, even by kill -9 (see lifeline.py)
+            [sys.executable, "-m", "dvbuild.notebooks.worker", str(os.getpid())],
+            env=dict(environ),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, text=True, encoding="utf-8", errors="replace", bufsize=1,
         )
         self.kernels: set[int] = set()
         self.sink: LogSink = console.log
+        self.drained = threading.Event()  # the job's stderr is read up to its END_OF_JOB
         self.events: queue.Queue[dict[str, Any] | None] = queue.Queue()
         threading.Thread(target=self._read_events, daemon=True).start()
         threading.Thread(target=self._read_logs, daemon=True).start()
@@ -50,11 +57,16 @@ class Worker:
         stream: IO[str] | None = self.proc.stderr
         assert stream is not None
         for line in stream:
-            self.sink(line.rstrip("\n"))
+            if line.rstrip("\n") == END_OF_JOB:
+                self.drained.set()
+            else:
+                self.sink(line.rstrip("\n"))
+        self.drained.set()
 
     def run(self, job: dict[str, Any], deadline: float, sink: LogSink) -> dict[str, Any]:
         """The job's result, or {"crash": ...} / {"killed": ...} when the worker failed."""
         self.sink = sink
+        self.drained.clear()
         self.kernels.clear()  # the previous job's kernels are gone: it finished or was killed
         assert self.proc.stdin is not None
         try:
@@ -74,7 +86,12 @@ class Worker:
                 return {"crash": f"the notebook worker exited with code {code}"}
             if event.get("event") == "kernel":
                 self.kernels.add(int(event["pid"]))
+            elif event.get("event") == "progress":  # where the run is: `sink.progress`, if any
+                getattr(sink, "progress", sink)(str(event.get("text", "")))
             elif event.get("event") == "done":
+                # stderr and the events are two pipes read by two threads: without this
+                # wait, the job's last stderr lines could reach the next job's sink
+                self.drained.wait(DRAIN_TIMEOUT)
                 return dict(event["result"])
 
     @property
@@ -82,6 +99,9 @@ class Worker:
         return self.proc.poll() is None
 
     def kill(self) -> None:
+        from dvbuild.notebooks.reaper import kill_descendants
+
+        kill_descendants(self.proc.pid)  # kernels and what they started, setsid or not
         for pid in (*self.kernels, self.proc.pid):
             with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)
@@ -108,31 +128,60 @@ Task = tuple[dict[str, Any], float, LogSink, Callable[[dict[str, Any], float], N
 
 
 def run_jobs(tasks: list[Task], jobs: int, environ: Mapping[str, str]) -> None:
-    """Run (job, deadline, log sink, on_result) tasks on up to `jobs` workers."""
+    """Run (job, deadline, log sink, on_result) tasks on up to `jobs` workers. SIGINT and
+    SIGTERM stop every worker and kernel at once, then exit 130 / 143."""
     pending: queue.Queue[Task] = queue.Queue()
     for t in tasks:
         pending.put(t)
     live: list[Worker] = []
-    threads = [threading.Thread(target=_serve, args=(pending, environ, live), daemon=True)
+    stopping = threading.Event()
+    threads = [threading.Thread(target=_serve, args=(pending, environ, live, stopping),
+                                daemon=True)
                for _ in range(max(1, min(jobs, len(tasks))))]
     for thread in threads:
         thread.start()
     try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.5)  # a bounded join lets Ctrl-C through
+        with _stop_on_signals(stopping):
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.5)  # a bounded join lets the signal handlers run
     except BaseException:
         # workers run in their own sessions, so they did not get the SIGINT: stop them
         # and their kernels here, or they would run on after dvbuild has gone
+        stopping.set()
         for worker in list(live):
             worker.kill()
         raise
 
 
-def _serve(pending: queue.Queue[Task], environ: Mapping[str, str], live: list[Worker]) -> None:
+@contextlib.contextmanager
+def _stop_on_signals(stopping: threading.Event) -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt (exit 130) even when it came in ignored (a
+    background job of a script), SIGTERM SystemExit(143); once each, so a second Ctrl-C
+    cannot cut the cleanup short. Only the main thread may set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        if stopping.is_set():
+            return
+        stopping.set()
+        raise KeyboardInterrupt if signum == signal.SIGINT else SystemExit(128 + signum)
+
+    saved = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+
+
+def _serve(pending: queue.Queue[Task], environ: Mapping[str, str], live: list[Worker],
+           stopping: threading.Event) -> None:
     worker: Worker | None = None
     try:
-        while True:
+        while not stopping.is_set():
             try:
                 job, deadline, sink, done = pending.get_nowait()
             except queue.Empty:
@@ -145,6 +194,8 @@ def _serve(pending: queue.Queue[Task], environ: Mapping[str, str], live: list[Wo
                 result = worker.run(job, deadline, sink)
             except Exception as e:  # the pool keeps going; this package reports the failure
                 result = {"crash": f"{type(e).__name__}: {e}"}
+            if stopping.is_set():  # interrupted: no report of a run that was cut short
+                return
             done(result, round(_now() - started, 3))
     finally:
         if worker is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +30,21 @@ class Prepared:
     dir: Path
     report: Report
     job: dict[str, Any] | None = None  # None: the package failed before running
+    secrets: dict[str, str] = field(default_factory=dict)  # env var -> value, for the sweep
+    baseline: dict[str, str] = field(default_factory=dict)  # the fresh copy's sha256s
 
 
 def base_report(settings: Settings, package: Package, mode: str) -> Report:
+    """The report's provenance: mode, parameters, commit, input hash, image and CI run."""
     return new_report(package.name, package.path, mode=mode, commit=_commit(settings, mode),
-                      input_hash=_input_hash(settings, package, mode))
+                      input_hash=_input_hash(settings, package, mode),
+                      parameters=parameters_for(package, mode), image=settings.image.as_dict(),
+                      run_url=settings.github.run_url)
+
+
+def parameters_for(package: Package, mode: str) -> dict[str, Any]:
+    """What the notebooks run with: `test_parameters` in a test run, else `parameters`."""
+    return dict(package.test_parameters if mode == "test" else package.parameters)
 
 
 def _commit(settings: Settings, mode: str) -> str | None:
@@ -74,9 +84,11 @@ def validation_problems(settings: Settings, package: Package, mode: str = "test"
         problems += [str(p) for p in found]
     except DvbuildError as e:
         problems.append(str(e))
-    for rel in package.notebooks:
-        if not (package.folder / rel).is_file():
-            problems.append(f"{package.descriptor_file} /notebooks: {rel} does not exist")
+    listed = isinstance(package.descriptor.get("notebooks"), list)
+    for i, rel in enumerate(package.notebooks):
+        if not (package.folder / rel).is_file():  # the pointer validate reports it at
+            at = f"/notebooks/{i}" if listed else "/notebooks"
+            problems.append(f"{package.descriptor_file} {at}: {rel} does not exist")
     if not package.notebooks:
         problems.append(f"{package.path}: no notebooks to run")
     return list(dict.fromkeys(problems))
@@ -103,17 +115,36 @@ def clear(target: Path) -> None:
 
 
 def fresh_copy(package: Package, out: Path) -> Path:
+    from dvbuild.package import json_descriptor
+
     target = out / package.name
+    _check_links(package)
     clear(target)
     skip = {out.resolve()}
 
     def ignore(folder: str, names: list[str]) -> list[str]:
-        return [n for n in names if n in IGNORED or (Path(folder) / n).resolve() in skip]
+        paths = {n: Path(folder) / n for n in names}
+        return [n for n, p in paths.items() if n in IGNORED or p.resolve() in skip
+                or (p.is_symlink() and not p.exists())]  # dangling: nothing to copy
 
-    # links are followed: a notebook reads through them as it does in the checkout
-    shutil.copytree(package.folder, target, ignore=ignore, copy_function=_copy,
-                    ignore_dangling_symlinks=True)
+    # links are followed: a notebook reads through them as it does in the checkout.
+    # (copytree's own ignore_dangling_symlinks tests a relative link from the working
+    # directory, and so dropped every relative link.)
+    shutil.copytree(package.folder, target, ignore=ignore, copy_function=_copy)
+    json_descriptor(target)  # a datapackage.yaml becomes the published datapackage.json
     return target
+
+
+def _check_links(package: Package) -> None:
+    """The copy follows links: one out of the folder, or round in a loop, is refused first
+    (`validate` refuses them too), never followed 40 levels deep."""
+    from dvbuild.errors import ConfigError, Problem
+    from dvbuild.package import link_problems
+
+    prefix = "" if package.path == "." else f"{package.path}/"
+    bad = [Problem(f"{prefix}{path}", why) for path, why in link_problems(package.folder)]
+    if bad:
+        raise ConfigError(bad, hint="replace the link with the files it points to, or remove it")
 
 
 def _copy(src: str, dst: str) -> None:
@@ -144,6 +175,9 @@ def kernel_env(settings: Settings, package: Package, target: Path, mode: str,
         "DVBUILD_OUTPUT_DIR": str(target), "DVBUILD_MODE": mode, "DVBUILD_PACKAGE": package.name,
         **secrets,
     }
+    store = read_store(settings, mode)
+    if store:  # what read_dp reads: test runs may read another store than production
+        env["DVBUILD_STORE"] = store
     config = settings.root / "dvbuild.yaml"
     if config.is_file():  # the run happens in a copy: read_sql() finds `sources` through this
         env["DVBUILD_CONFIG"] = str(config)
@@ -153,14 +187,22 @@ def kernel_env(settings: Settings, package: Package, target: Path, mode: str,
     return env
 
 
+def read_store(settings: Settings, mode: str) -> str | None:
+    """The store a run's read_dp reads: test runs read `test_store`, else `store`."""
+    config = settings.config
+    return (config.test_store or config.store) if mode == "test" else config.store
+
+
 def make_job(settings: Settings, package: Package, target: Path, mode: str,
              secrets: Mapping[str, str]) -> dict[str, Any]:
     return {
         "name": package.name,
         "dir": str(target),
         "notebooks": package.notebooks,
-        "parameters": package.test_parameters if mode == "test" else package.parameters,
+        "parameters": parameters_for(package, mode),
         "timeout": package.test_timeout if mode == "test" else package.timeout,
+        "timeout_field": "test_timeout" if mode == "test" else "timeout",  # for its message
+        "path": package.path,  # the folder in the monorepo, for hints
         "env": kernel_env(settings, package, target, mode, secrets),
         "secrets": sorted(secrets.values()),
     }

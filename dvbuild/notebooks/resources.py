@@ -6,7 +6,10 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dvbuild.validate.data import DataErrors
 
 PREVIEW_ROWS = 5
 VALIDATE_ROWS = 10_000
@@ -40,7 +43,11 @@ def check_resource(folder: Path, resource: dict[str, Any]) -> dict[str, Any]:
         result.update(_describe(file, _format(resource, file), resource))
     except Exception as e:  # a file we cannot read is reported, not fatal
         result["errors"].append(f"{rel}: could not read: {e}")
-    result["errors"] += _stats(file, resource, result) + _validate(folder, resource)
+    result["errors"] += _stats(file, resource, result)
+    data = _validate(folder, resource)
+    if data is not None and data.total:
+        result.update(error_count=len(result["errors"]) + data.total, more_errors=data.more)
+        result["errors"] += data.messages
     result["valid"] = not result["errors"]
     return result
 
@@ -189,10 +196,10 @@ def _digest(file: Path, algorithm: str) -> str | None:
     return h.hexdigest()
 
 
-def _validate(folder: Path, resource: dict[str, Any]) -> list[str]:
+def _validate(folder: Path, resource: dict[str, Any]) -> DataErrors | None:
     try:
         from dvbuild.validate.data import data_errors
 
         return data_errors(resource, folder, limit_rows=VALIDATE_ROWS, limit_errors=MAX_ERRORS)
     except ImportError:
-        return []
+        return None

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from dvbuild.errors import Problem
-from dvbuild.package import DESCRIPTOR
+from dvbuild.package import DESCRIPTOR, PATH_RULE, link_problem, path_problem
 from dvbuild.publish.manifest import FileEntry, content_type
 
 DOCS = ("README.md", "METADATA.md", "LICENSE.md")
@@ -39,16 +39,12 @@ def local_paths(resource: Mapping[str, Any]) -> list[tuple[int | None, Any]]:
 def safe_path(root: Path, rel: Any, display: str, pointer: str,
               problems: list[Problem]) -> str | None:
     """The posix path of a file inside root, or None (with a Problem) if it is not one."""
-    if not isinstance(rel, str) or not rel or rel.startswith(("/", "\\")) or "\\" in rel \
-            or re.match(r"^[A-Za-z]:", rel) or ".." in rel.split("/"):
-        problems.append(Problem(display, f"path {rel!r} is not inside the package folder",
-                                pointer=pointer, expected="a relative path without '..'"))
+    why = path_problem(rel) or link_problem(root, rel)  # the rules `validate` applies
+    if why:
+        problems.append(Problem(display, f"path {rel!r} {why}", pointer=pointer,
+                                expected=PATH_RULE))
         return None
-    target = (root / rel).resolve()
-    if not target.is_relative_to(root):
-        problems.append(Problem(display, f"path {rel!r} links outside the package folder",
-                                pointer=pointer, expected="a file inside the package folder"))
-        return None
+    target = (root / str(rel)).resolve()
     if not target.is_file():
         problems.append(Problem(display, f"resource file {rel!r} is missing", pointer=pointer,
                                 expected="the file the notebooks should have written"))
@@ -84,8 +80,7 @@ def _notebook_files(root: Path, descriptor: Mapping[str, Any], display: str,
         names = [("", p.name) for p in sorted(root.glob("*.ipynb")) if p.is_file()]
     notebooks = []
     for pointer, rel in names:
-        plain = isinstance(rel, str) and not rel.startswith(("/", "\\")) and ".." not in rel.split("/")
-        if plain and not (root / rel).exists():
+        if path_problem(rel) is None and not (root / rel).exists():
             continue  # a listed notebook that this output directory does not carry
         path = safe_path(root, rel, display, pointer or "/notebooks", problems)
         if path:

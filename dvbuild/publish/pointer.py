@@ -7,15 +7,37 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from dvbuild import console
 from dvbuild.catalogs import published_ms
 from dvbuild.errors import ServiceError
-from dvbuild.publish.manifest import JSON_TYPE, latest_key, read_json
+from dvbuild.publish.manifest import JSON_TYPE, latest_key
 from dvbuild.stores import CACHE_NONE, Store
 
 
-def latest(store: Store, name: str) -> dict[str, Any] | None:
-    """The package's latest.json ({"version", "manifest_sha256", "published"}), or None."""
-    return read_json(store, latest_key(name))
+def latest(store: Store, name: str, *, strict: bool = True) -> dict[str, Any] | None:
+    """The package's latest.json ({"version", "manifest_sha256", "published"}), or None.
+    An unreadable one (not a JSON object naming a version) is a ServiceError that says
+    how to replace it; `strict=False`: a warning, and None."""
+    key = latest_key(name)
+    data = store.read(key)
+    doc = None if data is None else _parse(data)
+    if data is None or doc is not None:
+        return doc
+    message = f"{store.url_for(key)}: unreadable (not a JSON object with a version)"
+    hint = f"the next publish replaces it, or `dvbuild publish --rollback VERSION {name}`"
+    if strict:
+        raise ServiceError(message, hint=hint)
+    console.log(f"warning: {message}; {hint}")
+    return None
+
+
+def _parse(data: bytes) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):  # also UnicodeDecodeError, and a 5000-digit int
+        return None
+    ok = isinstance(doc, dict) and isinstance(doc.get("version"), str)
+    return doc if ok else None
 
 
 def move_latest(store: Store, name: str, version: str, manifest_sha256: str, published: str,
@@ -27,7 +49,9 @@ def move_latest(store: Store, name: str, version: str, manifest_sha256: str, pub
     data = (json.dumps(body, indent=2) + "\n").encode()
     for _ in range(20):
         current = store.read_versioned(key)
-        if current is not None and not force and not _is_newer(body, json.loads(current.data)):
+        theirs = _parse(current.data) if current is not None else None
+        # an unreadable latest.json is replaced (theirs is None)
+        if theirs is not None and not force and not _is_newer(body, theirs):
             return False
         if store.write_if(key, data, token=current.token if current else None,
                           content_type=JSON_TYPE, cache_control=CACHE_NONE):
@@ -42,6 +66,6 @@ def _is_newer(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> bool:
         return False
     try:
         mine, other = published_ms(ours["published"]), published_ms(str(theirs.get("published")))
-    except ValueError:
+    except (ValueError, OverflowError):
         return True  # an unreadable latest.json is replaced
     return (mine, ours["version"]) > (other, str(theirs.get("version")))

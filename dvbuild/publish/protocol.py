@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from dvbuild.catalogs import Catalog, open_catalog
-from dvbuild.errors import DvbuildError
-from dvbuild.publish.bundle import Bundle, collect_all
+from dvbuild.errors import ConfigError, DvbuildError
+from dvbuild.package import DESCRIPTOR
+from dvbuild.publish.bundle import Bundle, collect_all, refuse_test_output
 from dvbuild.publish.catalog import publish_catalog, record_failure
 from dvbuild.publish.manifest import JSON_TYPE, MANIFEST, now_iso, version_prefix
 from dvbuild.publish.pointer import latest, move_latest
@@ -28,14 +29,41 @@ from dvbuild.stores import CACHE_IMMUTABLE, Store, open_store
 def publish_dirs(
     dirs: Sequence[Path], store_url: str, catalog_url: str | None, *,
     environ: Mapping[str, str], commit: str | None = None, input_hash: str | None = None,
+    allow_test_output: bool = False,
 ) -> list[PublishResult]:
-    """Publish each directory as one version. Bad input (any dir) raises before anything
-    is written; a store or catalog failure fails that package only."""
-    bundles = collect_all(dirs, commit=commit, input_hash=input_hash)
+    """Publish each directory as one version, one result per directory, in order. A
+    directory whose input is refused fails alone (its result names the problems); only
+    when every one is refused (or none is given, or one is given twice) does this raise,
+    before anything is written. A store or catalog failure fails that package only.
+    A test run's output (report.json `mode: test`) is refused, before anything is
+    written, unless `allow_test_output` (what `dvbuild local` publishes)."""
+    checked = collect_all(dirs, commit=commit, input_hash=input_hash)
+    if not allow_test_output:
+        refuse_test_output(dirs, checked)
     store = open_store(store_url, environ)
     catalog = open_catalog(catalog_url, environ) if catalog_url else None
     run_id = environ.get("GITHUB_RUN_ID")
-    return [publish_bundle(store, catalog, bundle, run_id=run_id) for bundle in bundles]
+    return [publish_bundle(store, catalog, c, run_id=run_id) if isinstance(c, Bundle)
+            else refused(Path(d), c) for d, c in zip(dirs, checked, strict=True)]
+
+
+def refused(folder: Path, error: ConfigError) -> PublishResult:
+    """The result of a directory publish would not take: failed, with its problems."""
+    result = PublishResult(name=_name_of(folder), dir=str(folder))
+    result.fail(error)
+    result.problems = [p.as_dict() for p in error.problems]
+    log_summary(result)
+    return result
+
+
+def _name_of(folder: Path) -> str:
+    """The package's name for the result: the descriptor's, when it can be read, else
+    the folder's (OUT/<name>/)."""
+    try:
+        name = json.loads((folder / DESCRIPTOR).read_text(encoding="utf-8")).get("name")
+    except (OSError, ValueError, AttributeError):
+        name = None
+    return name if isinstance(name, str) and name else folder.name
 
 
 def publish_bundle(store: Store, catalog: Catalog | None, bundle: Bundle, *,

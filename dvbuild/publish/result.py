@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dvbuild import console
@@ -30,6 +30,7 @@ class PublishResult:
     error: str | None = None
     catalog: bool = False  # catalog documents written
     run: RunDocument | None = None  # the catalog's run document, once written
+    problems: list[dict[str, Any]] = field(default_factory=list)  # refused input: Problem.as_dict()
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "run"}

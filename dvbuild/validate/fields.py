@@ -8,23 +8,30 @@ from __future__ import annotations
 
 import difflib
 import keyword
-import math
-import os
 import re
-import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from dvbuild import secrets
-from dvbuild.package import NAME_RULE, VERSION_RULE, name_problem, version_problem
+from dvbuild.detect import globs
+from dvbuild.package import (
+    MAX_TIMEOUT,
+    NAME_RULE,
+    PATH_RULE,
+    VERSION_RULE,
+    link_problem,
+    name_problem,
+    path_problem,
+    version_problem,
+)
 from dvbuild.validate import positions as jsonpos
 from dvbuild.validate import spec
 from dvbuild.validate.schedule import cron_problem, timezone_problem
 
 Issue = spec.Issue
 DVBUILD_KEYS = ("schedule", "timezone", "notebooks", "parameters", "test_parameters", "timeout",
-                "test_timeout", "depends_on", "secrets", "job")
+                "test_timeout", "depends_on", "secrets", "job", "reads", "docker")
 SPEC_KEYS = ("$schema", "profile", "id", "name", "title", "description", "homepage", "version",
              "created", "keywords", "image", "licenses", "sources", "contributors", "resources",
              "views")
@@ -36,12 +43,13 @@ JOB_KEYS = ("team", "namespace", "resources", "ttl", "backoff_limit", "concurren
             "env_from", "outbound", "command", "image_pull_policy", "image_pull_secrets", "webhook",
             "failed_jobs_history_limit", "successful_jobs_history_limit")
 CONCURRENCY = ("Allow", "Forbid", "Replace")
+READ_KEYS = ("name", "external")
+READ_FORMS = 'a package name, or {"name": "<name>", "external": true}'
 
 
 def issues(d: Mapping[str, Any], folder: Path, root: Path | None,
                     notebook_folder: Path) -> Iterator[Issue]:
     yield from _name(d.get("name"))
-    yield from unknown_keys(d, (*DVBUILD_KEYS, *SPEC_KEYS), "")
     if d.get("schedule") is not None:
         yield from _split("/schedule", cron_problem(d["schedule"]))
     if "timezone" in d:
@@ -59,6 +67,8 @@ def issues(d: Mapping[str, Any], folder: Path, root: Path | None,
     yield from _depends_on(d.get("depends_on"), root)
     yield from _secrets(d.get("secrets"))
     yield from _job(d.get("job"))
+    yield from _docker(d.get("docker"))
+    yield from _reads(d.get("reads"))
     yield from _views(d.get("views"))
 
 
@@ -78,6 +88,17 @@ def _name(name: Any) -> Iterator[Issue]:
     yield from _issue("/name", name_problem(name), NAME_RULE)
 
 
+def custom_keys(d: Mapping[str, Any]) -> Iterator[Issue]:
+    """Warnings, never errors: top-level and resource keys that look like typos of known
+    ones. The spec allows custom properties (`related`, CKAN's `num_resources`), so an
+    unknown key there is not a rejection; `job` is dvbuild's own, and stays an error."""
+    yield from unknown_keys(d, (*DVBUILD_KEYS, *SPEC_KEYS), "")
+    resources = d.get("resources")
+    for i, r in enumerate(resources if isinstance(resources, list) else []):
+        if isinstance(r, dict):
+            yield from unknown_keys(r, RESOURCE_KEYS, f"/resources/{i}")
+
+
 def unknown_keys(d: Mapping[str, Any], known: tuple[str, ...], at: str) -> Iterator[Issue]:
     """Keys that look like typos of known keys. Other extra keys are allowed (the Data
     Package spec allows custom properties)."""
@@ -93,8 +114,11 @@ def unknown_keys(d: Mapping[str, Any], known: tuple[str, ...], at: str) -> Itera
 
 def _positive(value: Any, at: str, key: str) -> Iterator[Issue]:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or value <= 0:
+    if not ok or not 0 < value:  # NaN compares false; no float() of a huge int
         yield at, f"{key} is {spec._short(value)}", "a positive number of seconds"
+    elif value > MAX_TIMEOUT:
+        yield at, f"{key} is {spec._short(value)}, more than a year ({MAX_TIMEOUT} s)", \
+            "a positive number of seconds"
 
 
 def _parameters(value: Any, at: str) -> Iterator[Issue]:
@@ -127,7 +151,7 @@ def _notebooks(d: Mapping[str, Any], folder: Path) -> Iterator[Issue]:
             continue
         bad = _path_problem(nb, folder)
         if bad:
-            yield at, f"notebook path {nb!r} {bad}", "a relative path inside the package folder"
+            yield at, f"notebook path {nb!r} {bad}", PATH_RULE
         elif not nb.endswith(".ipynb"):
             yield at, f"notebook {nb!r} is not an .ipynb file", "a path ending in .ipynb"
         elif not (folder / nb).is_file():
@@ -135,38 +159,8 @@ def _notebooks(d: Mapping[str, Any], folder: Path) -> Iterator[Issue]:
 
 
 def _path_problem(path: str, folder: Path) -> str | None:
-    """Why a path does not stay inside the folder, or None."""
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path):
-        return "is a URL"
-    pure = PurePosixPath(path.replace("\\", "/"))
-    if pure.is_absolute() or re.match(r"^[A-Za-z]:", path):
-        return "is absolute"
-    if ".." in pure.parts:
-        return "contains '..'"
-    if not path.strip():
-        return "is empty"
-    if not _has_link(folder, pure.parts):
-        return None  # no '..' and no links: it cannot leave the folder
-    try:
-        target = (folder / path).resolve()
-        inside = target.is_relative_to(folder.resolve())
-    except (OSError, RuntimeError, ValueError):  # symlink loops, odd names
-        return "cannot be resolved"
-    return None if inside else "leaves the folder through a symbolic link"
-
-
-def _has_link(folder: Path, parts: tuple[str, ...]) -> bool:
-    """Whether any existing component of folder/parts is a symbolic link (one lstat per
-    component, far cheaper than resolve() on a thousand packages)."""
-    current = folder
-    for part in parts:
-        current = current / part
-        try:
-            if stat.S_ISLNK(os.lstat(current).st_mode):
-                return True
-        except (OSError, ValueError):
-            return False  # the rest does not exist (yet): nothing to follow
-    return False
+    """Why a path does not stay inside the folder, or None (the rules are package.py's)."""
+    return path_problem(path) or link_problem(folder, path)
 
 
 def _resource_paths(resources: Any, folder: Path) -> Iterator[Issue]:
@@ -175,7 +169,6 @@ def _resource_paths(resources: Any, folder: Path) -> Iterator[Issue]:
     for i, r in enumerate(resources):
         if not isinstance(r, dict):
             continue
-        yield from unknown_keys(r, RESOURCE_KEYS, f"/resources/{i}")
         paths = r.get("path")
         items = [(f"/resources/{i}/path", paths)] if isinstance(paths, str) else (
             [(f"/resources/{i}/path/{j}", p) for j, p in enumerate(paths)
@@ -183,8 +176,7 @@ def _resource_paths(resources: Any, folder: Path) -> Iterator[Issue]:
         for at, path in items:
             bad = _path_problem(path, folder)
             if bad:
-                yield at, f"resource path {path!r} {bad}", \
-                    "a relative path inside the package folder"
+                yield at, f"resource path {path!r} {bad}", PATH_RULE
 
 
 def _depends_on(value: Any, root: Path | None) -> Iterator[Issue]:
@@ -201,8 +193,11 @@ def _depends_on(value: Any, root: Path | None) -> Iterator[Issue]:
             continue
         pure = PurePosixPath(dep)
         if pure.is_absolute() or ".." in pure.parts:
-            yield at, f"depends_on path {dep!r} is not inside the repository", \
+            yield at, f"depends_on path {spec._short(dep)} is not inside the repository", \
                 "a path relative to the repository root, without '..'"
+        elif bad := globs.problems([dep]):  # the rule detect and the image context apply
+            yield at, f"depends_on entry {spec._short(dep)}: {bad[0][1]}", \
+                "a repository-relative path or glob"
         elif root is not None and not any(c in dep for c in "*?[") and not (root / dep).exists():
             yield at, f"depends_on path {dep!r} does not exist", \
                 "an existing file or folder, relative to the repository root"
@@ -247,6 +242,51 @@ def _job(job: Any) -> Iterator[Issue]:
     if "resources" in job and not isinstance(job["resources"], dict):
         yield "/job/resources", f"resources is {spec._kind(job['resources'])}", \
             "an object with cpu and memory"
+
+
+def _docker(value: Any) -> Iterator[Issue]:
+    """The image settings: the rules are the Dockerfile's (image/dockerfile.py)."""
+    from dvbuild.image.dockerfile import DOCKER_KEYS, docker_problems
+
+    if isinstance(value, dict):
+        yield from unknown_keys(value, DOCKER_KEYS, "/docker")
+    yield from docker_problems(value)
+
+
+def _reads(value: Any) -> Iterator[Issue]:
+    """The shape of `reads`; validate/reads.py checks the names against the monorepo."""
+    if value is None:
+        return
+    if not isinstance(value, list):
+        yield "/reads", f"reads is {spec._kind(value)}", "a list of package names"
+        return
+    first: dict[str, int] = {}
+    for i, entry in enumerate(value):
+        yield from _read_entry(entry, f"/reads/{i}")
+        name = entry.get("name") if isinstance(entry, dict) else entry
+        if isinstance(name, str) and name in first:
+            yield f"/reads/{i}", f"{name!r} is listed twice (also /reads/{first[name]})", \
+                "each package once"
+        elif isinstance(name, str):
+            first[name] = i
+
+
+def _read_entry(entry: Any, at: str) -> Iterator[Issue]:
+    if isinstance(entry, str):
+        yield from _issue(at, name_problem(entry), NAME_RULE)
+        return
+    if not isinstance(entry, dict):
+        yield at, f"reads entry is {spec._short(entry)}", READ_FORMS
+        return
+    for key in entry:
+        if key not in READ_KEYS:
+            near = difflib.get_close_matches(str(key).lower(), READ_KEYS, n=1, cutoff=0.6)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            yield f"{at}/{jsonpos.escape(str(key))}", f"unknown key {key!r} in a reads entry" \
+                f"{hint}", "only 'name' and 'external'"
+    yield from _issue(f"{at}/name", name_problem(entry.get("name")), NAME_RULE)
+    if "external" in entry and not isinstance(entry["external"], bool):
+        yield f"{at}/external", f"external is {spec._short(entry['external'])}", "true or false"
 
 
 def _views(views: Any) -> Iterator[Issue]:

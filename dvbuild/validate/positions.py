@@ -25,6 +25,7 @@ class _Frame:
     index: int = 0
     expect_key: bool = True
     key_pointer: str = ""
+    keys: dict[str, int] = field(default_factory=dict)  # key -> offset, for duplicates
 
 
 @dataclass
@@ -32,6 +33,7 @@ class _Scan:
     wanted: set[str]
     found: dict[str, int] = field(default_factory=dict)  # pointer -> offset
     stack: list[_Frame] = field(default_factory=list)
+    twice: list[tuple[str, int, int]] = field(default_factory=list)  # (pointer, offset, first)
 
     def note(self, pointer: str, offset: int) -> None:
         if pointer in self.wanted and pointer not in self.found:
@@ -61,8 +63,12 @@ class _Scan:
         elif token == ":":
             return
         elif top is not None and top.kind == "{" and top.expect_key:
-            top.key_pointer = f"{top.pointer}/{escape(_key(token))}"
+            key = _key(token)
+            top.key_pointer = f"{top.pointer}/{escape(key)}"
             top.expect_key = False
+            if key in top.keys:
+                self.twice.append((top.key_pointer, offset, top.keys[key]))
+            top.keys.setdefault(key, offset)
             self.note(top.key_pointer, offset)
         else:
             pointer = self.value_pointer(offset)
@@ -103,6 +109,16 @@ def positions(text: str, pointers: Iterable[str]) -> dict[str, tuple[int, int]]:
     return result
 
 
+def duplicate_keys(text: str) -> list[tuple[str, tuple[int, int], int]]:
+    """Keys given twice in one object of a JSON text: (pointer, (line, column) of the
+    repeat, line of the first), in text order."""
+    scan = _Scan(set())
+    for match in _TOKEN.finditer(text):
+        scan.feed(match.group(), match.start())
+    return [(pointer, _line_col(text, offset), _line_col(text, first)[0])
+            for pointer, offset, first in scan.twice]
+
+
 def _line_col(text: str, offset: int) -> tuple[int, int]:
     line = text.count("\n", 0, offset) + 1
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
@@ -112,8 +128,10 @@ def yaml_positions(text: str, pointers: Iterable[str]) -> dict[str, tuple[int, i
     """The same for a YAML text (dvbuild.yaml): pointer -> (line, column) of its key."""
     import yaml
 
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    from dvbuild.validate.yamlio import compose
+
+    try:  # yamlio's loader: an alias (`a: &a [*a]`) would make this walk endless
+        node = compose(text)
     except (yaml.YAMLError, RecursionError):
         return {}
     found: dict[str, tuple[int, int]] = {}

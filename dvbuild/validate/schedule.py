@@ -24,7 +24,8 @@ MACROS = {
     "@hourly": "0 * * * *",
 }
 FIELDS = ("minute", "hour", "day-of-month", "month", "day-of-week")
-_FIELD_RE = re.compile(r"^[0-9a-zA-Z*/,\-]+$")
+_FIELD_RE = re.compile(r"[0-9a-zA-Z*/,\-]+")  # fullmatch: "$" would let "0\n" through
+_CRON_CHARS = re.compile(r"[\x20-\x7e]*")  # printable ASCII: fields are split on spaces only
 _NAMES = {
     "month": {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"},
     "day-of-week": {"sun", "mon", "tue", "wed", "thu", "fri", "sat"},
@@ -42,6 +43,10 @@ def cron_problem(cron: Any) -> str | None:
     """What is wrong with a cron expression, or None when it is fine."""
     if not isinstance(cron, str):
         return f"schedule is {type(cron).__name__}, expected a string: {_EXPECTED}"
+    if not _CRON_CHARS.fullmatch(cron):
+        bad = next(c for c in cron if not _CRON_CHARS.fullmatch(c))
+        return (f"schedule {cron!r} holds {bad!r}, expected printable ASCII with spaces "
+                f"between the fields: {_EXPECTED}")
     text = expand(cron)
     if text.startswith("@"):
         return f"unknown macro {text!r}, expected {_EXPECTED}"
@@ -58,7 +63,7 @@ def cron_problem(cron: Any) -> str | None:
 def _field_problem(name: str, value: str) -> str | None:
     names = _NAMES.get(name, set())
     words = [w.lower() for w in re.findall(r"[a-zA-Z]+", value)]
-    if not _FIELD_RE.match(value) or any(w not in names for w in words):
+    if not _FIELD_RE.fullmatch(value) or any(w not in names for w in words):
         allowed = "numbers, '*', ',', '-' and '/'"
         if names:
             allowed += " and the names " + ", ".join(sorted(names))
@@ -88,16 +93,36 @@ def _ranges() -> str:
             "day-of-week 0-7 or sun-sat, steps '*/N' or 'A-B/N'")
 
 
+# Files of the zoneinfo folder that load but are not zones a CronJob should name:
+# the system's own zone, the POSIX default rules, tzdata's placeholder, and the two
+# alternative trees.
+NOT_ZONES = frozenset({"localtime", "posixrules", "factory", "local"})
+NOT_ZONE_TREES = ("posix/", "right/")
+# Kubernetes' own check of CronJob `timeZone` (validateTimeZone): each part of the name
+_ZONE_PART = re.compile(r"[A-Za-z.\-_0-9+]{1,14}")
+_ZONE_EXPECTED = "expected an IANA zone name such as 'Europe/Oslo'"
+
+
 def timezone_problem(tz: Any) -> str | None:
-    """What is wrong with an IANA timezone name, or None."""
+    """What is wrong with an IANA timezone name, or None: the name a Kubernetes CronJob
+    (and NAIS) accepts and Python's zoneinfo loads."""
+    if not isinstance(tz, str) or not tz:
+        return f"timezone is {tz!r}, {_ZONE_EXPECTED}"
+    return _zone_problem(tz)
+
+
+@functools.lru_cache(maxsize=256)  # a monorepo repeats one or two zones
+def _zone_problem(tz: str) -> str | None:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    if not isinstance(tz, str) or not tz:
-        return f"timezone is {tz!r}, expected an IANA zone name such as 'Europe/Oslo'"
+    parts = tz.split("/")
+    if tz.lower() in NOT_ZONES or tz.startswith(NOT_ZONE_TREES) or any(
+            p in (".", "..") or p.startswith("-") or not _ZONE_PART.fullmatch(p) for p in parts):
+        return f"timezone {tz!r} is not an IANA zone name, {_ZONE_EXPECTED}"
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        return f"unknown timezone {tz!r}, expected an IANA zone name such as 'Europe/Oslo'"
+        return f"unknown timezone {tz!r}, {_ZONE_EXPECTED}"
     return None
 
 

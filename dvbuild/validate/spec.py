@@ -28,7 +28,8 @@ FIELD_TYPES = frozenset({
 })
 # keys frictionless has rules for beyond the fast path's: their presence sends the
 # descriptor to frictionless
-SLOW_TOP = frozenset({"$schema", "profile", "id", "image", "created", "contributors", "sources"})
+SLOW_TOP = frozenset({"$schema", "profile", "id", "image", "created", "contributors", "sources",
+                      "missingValues", "fields"})  # the last two: "set them on a schema"
 FAST_RESOURCE = frozenset({"name", "path", "type", "title", "description", "format", "mediatype",
                            "encoding", "bytes", "hash", "rows", "fields", "schema", "scheme"})
 FAST_FIELD = frozenset({"name", "type", "title", "description"})
@@ -72,8 +73,27 @@ def problems(descriptor: Mapping[str, Any], folder: Path | None = None) -> list[
     refused = list(references(descriptor))
     if refused:  # never let frictionless fetch a URL or read outside the folder
         taken = {pointer for pointer, _, _ in refused}
-        return refused + [i for i in fast_problems(descriptor) if i[0] not in taken]
+        rest = problems(_without(descriptor, taken), folder)  # the rest, checked as usual
+        return refused + [i for i in rest if i[0] not in taken]
     return frictionless_problems(descriptor, folder)
+
+
+def _without(d: Mapping[str, Any], pointers: set[str]) -> dict[str, Any]:
+    """A copy without the refused references: a schema reference becomes an empty schema
+    (a tabular resource needs one), any other (profile, `$schema`, dialect) goes."""
+    import copy
+
+    clean = copy.deepcopy(dict(d))
+    for pointer in pointers:
+        *parents, key = pointer.split("/")[1:]
+        node: Any = clean
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if key == "schema":
+            node[key] = {"fields": []}
+        else:
+            node.pop(key, None)
+    return clean
 
 
 # -- references frictionless would follow: profiles, `$schema`s, schema/dialect files ----
@@ -239,7 +259,9 @@ _NAMED_PROPERTY = re.compile(r'^property "([^"]+)" ')
 
 
 def frictionless_problems(d: Mapping[str, Any], folder: Path | None = None) -> list[Issue]:
-    """frictionless's verdict, split per resource so each error gets a pointer."""
+    """frictionless's verdict, split per resource so each error gets a pointer. A resource
+    checked on its own keeps the package's standard version (its `$schema`: v2 allows
+    what v1 does not, such as object-form `missingValues`), as inside the package."""
     try:
         from frictionless import Package, Resource
     except ImportError:  # pragma: no cover - frictionless is a core dependency
@@ -250,16 +272,38 @@ def frictionless_problems(d: Mapping[str, Any], folder: Path | None = None) -> l
     if isinstance(resources, list):
         top["resources"] = []
     found = _report(Package.validate_descriptor, top, "")
+    resolve = getattr(Package, "effective_datapackage_version", None)  # frictionless >= 5.21
+    version = resolve(top, None) if resolve else None
+
+    def check(descriptor: dict[str, Any], basepath: str | None) -> Any:
+        if version is None:
+            return Resource.validate_descriptor(descriptor, basepath=basepath)
+        return _validate_in(Resource, descriptor, basepath, version)
+
     if isinstance(resources, list):
         for i, r in enumerate(resources):
             if not isinstance(r, dict):
                 found.append((f"/resources/{i}", f"resource is {_kind(r)}", "an object"))
             else:
-                found += _report(Resource.validate_descriptor, r, f"/resources/{i}", folder)
+                found += _report(check, r, f"/resources/{i}", folder)
         names = [r.get("name") for r in resources if isinstance(r, dict)]
         if len(names) != len(set(map(str, names))):
             found.append(("/resources", "resource names are not unique", "unique resource names"))
     return found
+
+
+def _validate_in(kind: Any, descriptor: dict[str, Any], basepath: str | None,
+                 version: str) -> Any:
+    """`kind.validate_descriptor`, with the standard version an enclosing package imposes
+    (frictionless's `datapackage_version` option of `from_descriptor`)."""
+    from frictionless import FrictionlessException, Report
+
+    errors = []
+    try:
+        kind.from_descriptor(descriptor, basepath=basepath, datapackage_version=version)
+    except FrictionlessException as e:
+        errors = e.reasons or [e.error]
+    return Report.from_validation(errors=errors)
 
 
 def _report(check: Any, descriptor: Mapping[str, Any], at: str,
