@@ -20,6 +20,10 @@ REPO_OPTION = typer.Option(
     file_okay=False,
 )
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+CATALOG_OPTION = typer.Option(
+    None, "--catalog", help="Catalog URL: http(s)://elasticsearch or file:///dir (default: "
+    "dvbuild.yaml catalog, else the last `dvbuild local` run's, else <repo>/out/catalog).",
+)
 
 
 def settings_for(repo: Path | None, *, cwd: Path | None = None, require_git: bool = True,

@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 
 from dvbuild import console
-from dvbuild.catalogs.status import DEFAULT_CATALOG
-from dvbuild.commands import JSON_OPTION, REPO_OPTION, settings_for
+from dvbuild.commands import CATALOG_OPTION, JSON_OPTION, REPO_OPTION, settings_for
 
 
 def register(app: typer.Typer) -> None:
@@ -21,10 +20,7 @@ def lineage(
     name: str = typer.Argument(..., metavar="NAME", help="The package name."),
     version: Annotated[str | None, typer.Option(
         "--version", help="A published version (default: the newest).")] = None,
-    catalog: Annotated[str | None, typer.Option(
-        "--catalog", help="Catalog URL: http(s)://elasticsearch or file:///dir "
-        "(default: dvbuild.yaml catalog, else the last `dvbuild local` run's, else "
-        f"<repo>/{DEFAULT_CATALOG}).")] = None,
+    catalog: str | None = CATALOG_OPTION,
     as_json: bool = JSON_OPTION,
     repo: Path = REPO_OPTION,
 ) -> int:

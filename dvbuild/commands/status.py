@@ -6,14 +6,12 @@ What it shows is worked out in `dvbuild.catalogs.status`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
 from dvbuild import console
 from dvbuild.catalogs import status as stage
-from dvbuild.catalogs.status import DEFAULT_CATALOG
-from dvbuild.commands import JSON_OPTION, REPO_OPTION, settings_for
+from dvbuild.commands import CATALOG_OPTION, JSON_OPTION, REPO_OPTION, settings_for
 
 
 def register(app: typer.Typer) -> None:
@@ -21,10 +19,7 @@ def register(app: typer.Typer) -> None:
 
 
 def status(
-    catalog: Annotated[str | None, typer.Option(
-        "--catalog", help="Catalog URL: http(s)://elasticsearch or file:///dir "
-        "(default: dvbuild.yaml catalog, else the last `dvbuild local` run's, else "
-        f"<repo>/{DEFAULT_CATALOG}).")] = None,
+    catalog: str | None = CATALOG_OPTION,
     as_json: bool = JSON_OPTION,
     repo: Path = REPO_OPTION,
 ) -> int:
