@@ -383,3 +383,68 @@ def test_apt_sources_for_debootstrap() -> None:
     legacy = _one_line_sources("deb [arch=amd64] http://mirror.example.invalid/debian bookworm main\n")
     assert legacy == [{"types": "deb", "uris": "http://mirror.example.invalid/debian",
                        "suites": "bookworm"}]
+
+
+# --- links out of the package folder (or, for depends_on, the monorepo) are refused ---
+
+OUTSIDE = "outside-the-repository: not for the image\n"
+
+
+def _outside(repo: Repo) -> Path:
+    secret = repo.path.parent / "outside.txt"
+    secret.write_text(OUTSIDE)
+    return secret
+
+
+@pytest.mark.parametrize("link", ["packages/hello/notes.txt", "packages/hello/lib/x.py",
+                                  "packages/hello/requirements.txt", "shared/lib/link.py"])
+def test_a_tracked_link_out_never_reaches_the_context(repo: Repo, cli: Callable[..., Result],
+                                                      tmp_path: Path, link: str) -> None:
+    import os
+
+    secret = _outside(repo)
+    (repo.path / link).parent.mkdir(parents=True, exist_ok=True)
+    (repo.path / link).unlink(missing_ok=True)
+    os.symlink(secret, repo.path / link)
+    repo.commit("a link out")
+    settings = settings_of(repo)
+    package = load_package(repo.path / "packages/hello", repo.path)
+    wheel = tmp_path / "dvbuild-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"wheel")
+    with pytest.raises(ConfigError, match="through a symbolic link") as e:
+        image_plan.plan(settings, image_plan.target(settings, package), wheel)
+    assert [p.file for p in e.value.problems] == [link]
+    where = "repository" if link.startswith("shared/") else "folder"
+    assert f"leaves the {where} through a symbolic link" in str(e.value)
+    with pytest.raises(ConfigError):  # before anything is built, dry run or not
+        image.build_packages(settings, [package], dry_run=True)
+    res = cli("build", "--dry-run", "--repo", repo.path, repo.path / "packages/hello")
+    assert res.code == 2 and link in res.err and "Traceback" not in res.err
+    found = cli("validate", "--json", "--repo", repo.path, "packages/hello").json()["problems"]
+    assert link in {p["file"] for p in found}
+
+
+def test_a_link_inside_the_package_carries_its_content(repo: Repo, cli: Callable[..., Result],
+                                                       tmp_path: Path) -> None:
+    import os
+
+    _outside(repo)
+    repo.write("packages/hello/data/real.csv", "a\n1\n")
+    os.symlink("data/real.csv", repo.path / "packages/hello/alias.csv")
+    repo.commit("a link inside")
+    settings = settings_of(repo)
+    package = load_package(repo.path / "packages/hello", repo.path)
+    wheel = tmp_path / "dvbuild-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"wheel")
+    p = image_plan.plan(settings, image_plan.target(settings, package), wheel)
+    buf = io.BytesIO()
+    buildcontext.context_tar(p.files, buf)
+    with tarfile.open(fileobj=buf) as tar:
+        alias = tar.extractfile("repo/packages/hello/alias.csv")
+        assert alias is not None and alias.read() == b"a\n1\n"
+        contents = b"".join(f.read() for m in tar.getmembers()
+                            if (f := tar.extractfile(m)) is not None)
+    assert OUTSIDE.encode() not in contents
+    res = cli("build", "--dry-run", "--repo", repo.path, repo.path / "packages/hello",
+              env={"DVBUILD_WHEEL": str(wheel)})
+    assert res.code == 0 and "repo/packages/hello/alias.csv" in res.out

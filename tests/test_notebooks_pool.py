@@ -183,17 +183,18 @@ def _start_slow_test(tmp_path: Path, mark: str, ignore_sigint: bool = False) -> 
         "open('started', 'w').close()", "import time\ntime.sleep(60)"))
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=tmp_path / "repo", check=True)
     started = tmp_path / "out" / "slow" / "started"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from dvbuild.cli import main; sys.exit(main())",
-         "test", "--repo", str(tmp_path / "repo"), "--out", str(tmp_path / "out")],
-        env={**os.environ, "DVBUILD_TEST_MARK": mark}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        # a background job of a shell script starts with SIGINT ignored
-        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint
-        else None)
+    with (tmp_path / "stderr").open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from dvbuild.cli import main; sys.exit(main())",
+             "test", "--repo", str(tmp_path / "repo"), "--out", str(tmp_path / "out")],
+            env={**os.environ, "DVBUILD_TEST_MARK": mark}, stdout=subprocess.DEVNULL,
+            stderr=err,
+            # a background job of a shell script starts with SIGINT ignored
+            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint
+            else None)
     end = time.monotonic() + 120
     while not started.exists():
-        assert proc.poll() is None and time.monotonic() < end, "the notebook never started"
+        assert proc.poll() is None and time.monotonic() < end, (tmp_path / "stderr").read_text()
         time.sleep(0.2)
     return proc
 

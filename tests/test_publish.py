@@ -182,6 +182,52 @@ def test_concurrent_publishes_end_on_one_complete_version(tmp_path: Path, store_
     assert len(pub.versions(store, "demo")) == 6
 
 
+@pytest.mark.parametrize("attempt", range(5))
+def test_of_two_racing_publishes_exactly_one_says_latest(tmp_path: Path, store_url: str,
+                                                         attempt: int) -> None:
+    dirs = [make_dir(tmp_path / f"d{i}", rows=i + 1) for i in range(2)]
+    start = threading.Barrier(2)
+    results: list[pub.PublishResult] = []
+
+    def run(folder: Path) -> None:
+        start.wait()
+        results.append(publish(folder, store_url))
+
+    threads = [threading.Thread(target=run, args=(d,)) for d in dirs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {r.status for r in results} == {"published"}
+    [winner] = [r for r in results if r.latest]
+    store = open_store(store_url, {})
+    latest = pub.latest(store, "demo")
+    assert latest is not None and latest["version"] == winner.version
+    assert winner.version in pub.versions(store, "demo")  # complete: its manifest exists
+    assert pub.read_manifest(store, "demo", winner.version) is not None
+
+
+def test_a_store_that_ignores_conditions_cannot_put_an_older_version_back(
+        tmp_path: Path) -> None:
+    class Unconditional(FileStore):  # S3 behind a gateway that drops If-Match
+        def write_if(self, key: str, data: bytes, *, token: str | None, content_type: str,
+                     cache_control: str = "") -> bool:
+            self.write(key, data, sha256="", content_type=content_type)
+            return True
+
+    store = Unconditional(tmp_path / "store")
+    newer = ("1.0.0-bbbbbbbbbbbb", "y", "2026-01-02T00:00:00.000Z")
+    older = ("1.0.0-aaaaaaaaaaaa", "x", "2026-01-01T00:00:00.000Z")
+    assert pub.move_latest(store, "p", *newer)
+    # the older job read latest.json before the newer one wrote, and writes over it now
+    stale = {"version": older[0], "manifest_sha256": older[1], "published": older[2]}
+    store.write("p/latest.json", json.dumps(stale).encode(), sha256="",
+                content_type="application/json")
+    assert pub.holds_latest(store, "p", *newer, moved=True)
+    assert not pub.holds_latest(store, "p", *older, moved=False)
+    assert pub.latest(store, "p")["version"] == newer[0]  # type: ignore[index]
+
+
 def test_catalog_documents(tmp_path: Path, store_url: str, catalog_url: str) -> None:
     first = publish(make_dir(tmp_path / "a", rows=2), store_url, catalog_url, commit="c1")
     second = publish(make_dir(tmp_path / "b", rows=5), store_url, catalog_url, commit="c2")
@@ -245,6 +291,18 @@ def _symlink_out(d: Path) -> None:
     _set_path(d, "data/link.csv")
 
 
+def _doc_out(d: Path) -> None:  # README.md & co. are published by name
+    (d.parent / "hostname").write_text("not the package's\n")
+    (d / "README.md").unlink()
+    os.symlink(d.parent / "hostname", d / "README.md")
+
+
+def _html_out(d: Path) -> None:
+    (d.parent / "page.html").write_text("<html>not the package's</html>")
+    (d / "main.html").unlink()
+    os.symlink(d.parent / "page.html", d / "main.html")
+
+
 def _bad_version(d: Path) -> None:
     desc = json.loads((d / "datapackage.json").read_text())
     (d / "datapackage.json").write_text(json.dumps({**desc, "version": "v1"}))
@@ -262,6 +320,8 @@ def _set_path(d: Path, path: str) -> None:
     (_escaping, "path '../secret.csv' contains '..'", "/resources/0/path"),
     (_absolute, "is absolute", "/resources/0/path"),
     (_symlink_out, "leaves the folder through a symbolic link", "/resources/0/path"),
+    (_doc_out, "README.md: leaves the folder through a symbolic link", ""),
+    (_html_out, "main.html: leaves the folder through a symbolic link", ""),
     (_bad_version, "version is 'v1'", "/version"),
 ])
 def test_bad_input_writes_nothing(tmp_path: Path, store_url: str, cli: Any, spoil: BadCase,

@@ -134,6 +134,7 @@ def build_packages(
     stop the others: its result says `failed`."""
     import tempfile
 
+    _refuse_links(settings, packages)
     with tempfile.TemporaryDirectory(prefix="dvbuild-build-") as tmp:
         wheels = Wheels(Path(tmp), settings.environ)
         if dry_run:
@@ -144,6 +145,22 @@ def build_packages(
             except ServiceError as e:
                 return [_failed(p, str(e)) for p in packages]
         return [_build_safely(settings, engine, p, wheels, push, tag, commit) for p in packages]
+
+
+def _refuse_links(settings: Settings, packages: Sequence[Package]) -> None:
+    """Bad input, refused before anything is built (exit 2): a context file that a
+    symbolic link takes out of its package folder or the monorepo."""
+    from dvbuild.errors import ConfigError
+    from dvbuild.image.context import package_files, refuse_links
+
+    problems = []
+    for p in packages:
+        try:
+            refuse_links(settings, p, package_files(settings, p))
+        except ConfigError as e:
+            problems += e.problems
+    if problems:
+        raise ConfigError(problems, hint="replace the link with the file it points to")
 
 
 def _dry(settings: Settings, package: Package, wheels: Wheels, commit: str | None) -> BuildResult:

@@ -18,8 +18,8 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from dvbuild import gitio
-from dvbuild.errors import DvbuildError
-from dvbuild.package import Package
+from dvbuild.errors import ConfigError, DvbuildError, Problem
+from dvbuild.package import Package, link_problem
 from dvbuild.settings import Settings
 
 HOST_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
@@ -106,6 +106,11 @@ def package_files(settings: Settings, package: Package) -> list[str]:
     """Monorepo-relative files of the package and of its depends_on globs (the globs
     `detect` and the input hash read): tracked or untracked-but-not-git-ignored, minus
     .dockerignore rules and ALWAYS_EXCLUDED."""
+    return repo_files(settings.root, package)
+
+
+def repo_files(root: Path, package: Package) -> list[str]:
+    """package_files, for the monorepo at `root` (validate has no Settings)."""
     from dvbuild.detect.globs import GlobSet, literal_prefix, problems
 
     bad = {i for i, _ in problems(package.depends_on)}  # `dvbuild validate` reports them
@@ -113,11 +118,11 @@ def package_files(settings: Settings, package: Package) -> list[str]:
     prefix = "" if package.path == "." else package.path + "/"
     specs = {prefix.rstrip("/") or ".", *(literal_prefix(g) or "." for g in globs)}
     depends = GlobSet(globs)
-    files = {f for f in gitio.ls_files(settings.root, *sorted(specs))
+    files = {f for f in gitio.ls_files(root, *sorted(specs))
              if f.startswith(prefix) or depends.matches(f)}
-    if (settings.root / "dvbuild.yaml").is_file():
+    if (root / "dvbuild.yaml").is_file():
         files.add("dvbuild.yaml")
-    root_rules = _read_ignore(settings.root / ".dockerignore")
+    root_rules = _read_ignore(root / ".dockerignore")
     own_rules = _read_ignore(package.folder / ".dockerignore") if prefix else []
     kept = []
     for f in sorted(files):
@@ -125,13 +130,39 @@ def package_files(settings: Settings, package: Package) -> list[str]:
             continue
         if prefix and f.startswith(prefix) and ignored(f[len(prefix):], own_rules):
             continue
-        if (settings.root / f).is_file():
+        if (root / f).is_file():
             kept.append(f)
     return kept
 
 
 def _read_ignore(path: Path) -> list[str]:
     return dockerignore_patterns(path.read_text(encoding="utf-8")) if path.is_file() else []
+
+
+def refuse_links(settings: Settings, package: Package, files: Iterable[str]) -> None:
+    """A ConfigError naming every context file (and requirements.txt, apt.txt) that a
+    symbolic link takes out of the package folder, or, for a depends_on file or
+    dvbuild.yaml, out of the monorepo: the tar would carry what it points to. The rule
+    `validate` and `test` apply (package.link_problem)."""
+    prefix = "" if package.path == "." else package.path + "/"
+    own = [prefix + n for n in ("requirements.txt", "apt.txt")]
+    problems = outside_links(settings.root, package, [*own, *files])
+    if problems:
+        raise ConfigError(problems, hint="replace the link with the file it points to")
+
+
+def outside_links(root: Path, package: Package, files: Iterable[str]) -> list[Problem]:
+    """The monorepo-relative `files` that a symbolic link takes out of the package folder
+    (files below it) or out of the monorepo (the others: depends_on, dvbuild.yaml)."""
+    prefix = "" if package.path == "." else package.path + "/"
+    problems = []
+    for rel in dict.fromkeys(files):
+        why = (link_problem(package.folder, rel[len(prefix):]) if rel.startswith(prefix)
+               else link_problem(root, rel, "repository"))
+        if why:
+            problems.append(Problem(rel, why, expected="a file inside the package folder "
+                                    "(a depends_on file: inside the repository)"))
+    return problems
 
 
 def host_ca_bundle(environ: Mapping[str, str]) -> Path | None:
@@ -146,6 +177,8 @@ def host_ca_bundle(environ: Mapping[str, str]) -> Path | None:
 def context_files(
     settings: Settings, package: Package, dockerfile: str, wheel: Path, ca: Path | None,
 ) -> list[ContextFile]:
+    repo = package_files(settings, package)
+    refuse_links(settings, package, repo)
     files = [ContextFile("Dockerfile", data=dockerfile.encode())]
     files.append(ContextFile(f".dvbuild/{wheel.name}", source=wheel))
     if ca is not None:
@@ -154,7 +187,7 @@ def context_files(
         own = package.folder / name
         files.append(ContextFile(f".dvbuild/{name}", source=own) if own.is_file()
                      else ContextFile(f".dvbuild/{name}", data=b""))
-    for rel in package_files(settings, package):
+    for rel in repo:
         source = settings.root / rel
         mode = 0o755 if source.stat().st_mode & 0o111 else 0o644
         files.append(ContextFile(f"repo/{rel}", source=source, mode=mode))

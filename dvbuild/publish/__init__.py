@@ -43,13 +43,14 @@ from dvbuild.publish.manifest import (
     now_iso,
     version_id,
 )
-from dvbuild.publish.pointer import latest, move_latest
+from dvbuild.publish.pointer import holds_latest, latest, move_latest
 from dvbuild.publish.protocol import publish_bundle, publish_dirs
 from dvbuild.publish.result import PublishResult
 
 __all__ = [
     "DOCS", "JSON_TYPE", "LATEST", "MANIFEST", "REPORT", "TYPES", "Bundle",
-    "FileEntry", "PublishResult", "canonical_manifest", "collect", "content_type", "latest",
-    "manifests", "move_latest", "now_iso", "publish_bundle", "publish_dirs", "read_manifest",
+    "FileEntry", "PublishResult", "canonical_manifest", "collect", "content_type",
+    "holds_latest", "latest", "manifests", "move_latest", "now_iso", "publish_bundle",
+    "publish_dirs", "read_manifest",
     "rollback", "version_id", "versions",
 ]

@@ -26,7 +26,15 @@ def version_paths(root: Path, descriptor: Mapping[str, Any], display: str,
     paths = [DESCRIPTOR] + [p for _, p, _ in resources] + [d for d in DOCS if (root / d).is_file()]
     paths += [p for nb in notebooks for p in (nb["path"], nb["html"]) if p]
     types = {p: t for _, p, t in resources if t}
-    return list(dict.fromkeys(paths)), types, notebooks
+    paths = list(dict.fromkeys(paths))
+    # the descriptor, README.md & co. and the HTML are taken by name: a link of theirs
+    # out of the folder (to /etc/hostname) is refused as a resource path's is
+    folder = Path(display).parent
+    for rel in paths:
+        why = link_problem(root, rel)
+        if why:
+            problems.append(Problem(str(folder / rel), why, expected=PATH_RULE))
+    return paths, types, notebooks
 
 
 def local_paths(resource: Mapping[str, Any]) -> list[tuple[int | None, Any]]:

@@ -20,7 +20,7 @@ from dvbuild.package import DESCRIPTOR
 from dvbuild.publish.bundle import Bundle, collect_all, refuse_test_output
 from dvbuild.publish.catalog import publish_catalog, record_failure
 from dvbuild.publish.manifest import JSON_TYPE, MANIFEST, now_iso, version_prefix
-from dvbuild.publish.pointer import latest, move_latest
+from dvbuild.publish.pointer import holds_latest, move_latest
 from dvbuild.publish.result import PublishResult, log_summary
 from dvbuild.publish.upload import upload
 from dvbuild.stores import CACHE_IMMUTABLE, Store, open_store
@@ -105,8 +105,10 @@ def _publish_store(store: Store, bundle: Bundle, started: str,
     result.manifest_url = store.url_for(prefix + MANIFEST)
     result.latest_moved = move_latest(store, bundle.name, bundle.version,
                                       hashlib.sha256(existing).hexdigest(), started)
-    current = latest(store, bundle.name)
-    result.latest = bool(current and current.get("version") == bundle.version)
+    # a racing publish that moved it after us makes ours not latest: ask after it would have
+    result.latest = holds_latest(store, bundle.name, bundle.version,
+                                 hashlib.sha256(existing).hexdigest(), started,
+                                 moved=result.latest_moved)
     if result.latest_moved or result.status == "published":
         result.status = "published"
     else:
