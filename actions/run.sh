@@ -2,8 +2,10 @@
 # Run one dvbuild step the way the action's inputs ask. Every input arrives as an
 # environment variable (never expanded into this script by the runner):
 #   DVBUILD_COMMAND   detect | test | build | publish | render | comment | all
-#   DVBUILD_PACKAGES  package folders, separated by spaces, commas or newlines
-#                     (default: what detect selects, for `all`; every package otherwise)
+#   DVBUILD_PACKAGES  package folders: one per line, or JSON (a list of paths, of matrix
+#                     entries, or one path: `toJSON(matrix.path)`); never split at spaces
+#                     or commas (default: what detect selects, for `all`; every package
+#                     otherwise). Every path reaches dvbuild after `--`, as one argument.
 #   DVBUILD_STORE, DVBUILD_CATALOG, DVBUILD_REGISTRY, DVBUILD_REPORT_DIR, DVBUILD_VENV
 #   DVBUILD_ALLOW_TEST_OUTPUT  "true": publish test runs' output (else publish refuses it)
 # Step outputs: report-dir (and packages, matrix, any, written by `dvbuild detect`).
@@ -20,28 +22,69 @@ if [ -n "${DVBUILD_CATALOG:-}" ]; then catalog=(--catalog "$DVBUILD_CATALOG"); f
 allow_test=()
 if [ "${DVBUILD_ALLOW_TEST_OUTPUT:-}" = true ]; then allow_test=(--allow-test-output); fi
 if [ -n "${DVBUILD_REGISTRY:-}" ]; then export DVBUILD_REGISTRY; fi
-read -r -a packages <<< "$(printf '%s' "${DVBUILD_PACKAGES:-}" | tr '\n,' '  ')"
 status=0
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
 
 note() { status=$(( $1 > status ? $1 : status )); }
 
-passed() {  # test runs that passed (dir: their output folders, path: their packages)
-  "$python" - "$report_dir" "$1" <<'PY'
-import json, pathlib, sys
-for report in sorted(pathlib.Path(sys.argv[1]).glob("*/report.json")):
-    doc = json.loads(report.read_text())
-    if doc.get("status") == "passed":
-        print(report.parent if sys.argv[2] == "dir" else doc.get("path"))
+escape() {  # untrusted text in a workflow command: % CR LF escaped as GitHub documents
+  local s="${1//'%'/%25}"
+  s="${s//$'\r'/%0D}"
+  printf '%s' "${s//$'\n'/%0A}"
+}
+
+package_list() {  # DVBUILD_PACKAGES -> NUL-separated paths in $1
+  "$python" - "$1" <<'PY'
+import json, os, sys
+
+raw = os.environ.get("DVBUILD_PACKAGES", "")
+
+def fail(why):
+    why = why.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    sys.stderr.write(f"::error::packages input: {why}\n")
+    sys.exit(2)
+
+if raw.strip()[:1] in ("[", '"'):
+    try:
+        value = json.loads(raw)
+    except ValueError as e:
+        fail(f"not JSON ({e}); give one folder per line, or a JSON list of folders")
+    paths = []
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, dict):  # a matrix entry
+            item = item.get("packages", item.get("path"))
+        paths += item if isinstance(item, list) else [item]
+    if not all(isinstance(p, str) and p.strip() for p in paths):
+        fail("a JSON list of folder paths (non-empty strings) was expected")
+else:
+    paths = [line.strip() for line in raw.splitlines() if line.strip()]
+if any("\0" in p for p in paths):
+    fail("a folder path holds a NUL character")
+with open(sys.argv[1], "wb") as out:
+    out.write(b"".join(os.fsencode(p) + b"\0" for p in paths))
 PY
 }
 
-detected() {  # package paths from detect (which also writes the step outputs)
-  "$dvbuild" detect --json | "$python" -c \
-    'import json, sys; [print(p["path"]) for p in json.load(sys.stdin)["packages"]]'
+passed() {  # test runs that passed (dir: their output folders, path: their packages), NUL-separated
+  "$python" - "$report_dir" "$1" <<'PY'
+import json, os, pathlib, sys
+for report in sorted(pathlib.Path(sys.argv[1]).glob("*/report.json")):
+    doc = json.loads(report.read_text(encoding="utf-8"))
+    if doc.get("status") == "passed" and isinstance(doc.get("path"), str):
+        found = report.parent if sys.argv[2] == "dir" else doc["path"]
+        sys.stdout.buffer.write(os.fsencode(found) + b"\0")
+PY
+}
+
+detected() {  # package paths from detect (which also writes the step outputs), NUL-separated
+  "$dvbuild" detect --json | "$python" -c 'import json, os, sys
+for p in json.load(sys.stdin)["packages"]:
+    sys.stdout.buffer.write(os.fsencode(p["path"]) + b"\0")'
 }
 
 previews() {  # the comment's Markdown beside the reports, and the job summary
-  "$dvbuild" comment --report "$report_dir" --dry-run "${store[@]}" > "$report_dir/comment.md" \
+  "$dvbuild" comment --report="$report_dir" --dry-run "${store[@]}" > "$report_dir/comment.md" \
     || echo "::warning::dvbuild could not render the comment preview"
 }
 
@@ -65,48 +108,50 @@ publish() {
     return 2
   fi
   local dirs=()
-  mapfile -t dirs < <(passed dir)
+  mapfile -d '' -t dirs < <(passed dir)
   if [ ${#dirs[@]} -eq 0 ]; then echo "dvbuild: nothing passed, nothing to publish"; return 0; fi
-  "$dvbuild" publish "${dirs[@]}" "${store[@]}" "${catalog[@]}" "${allow_test[@]}"
+  "$dvbuild" publish "${store[@]}" "${catalog[@]}" "${allow_test[@]}" -- "${dirs[@]}"
 }
 
 mkdir -p "$report_dir"
 echo "report-dir=$report_dir" >> "${GITHUB_OUTPUT:-/dev/null}"
+package_list "$work/packages" || exit 2
+mapfile -d '' -t packages < "$work/packages"
 
 case "${DVBUILD_COMMAND:-all}" in
   detect) "$dvbuild" detect; note $? ;;
-  test) "$dvbuild" test "${packages[@]}" --out "$report_dir"; note $?; previews ;;
-  build) "$dvbuild" build "${packages[@]}" --push; note $? ;;
+  test) "$dvbuild" test --out "$report_dir" -- "${packages[@]}"; note $?; previews ;;
+  build) "$dvbuild" build --push -- "${packages[@]}"; note $? ;;
   publish) publish; note $? ;;
-  render) "$dvbuild" render "${packages[@]}" --out "$manifests_dir"; note $? ;;
-  comment) "$dvbuild" comment --report "$report_dir" "${store[@]}"; note $? ;;
+  render) "$dvbuild" render --out "$manifests_dir" -- "${packages[@]}"; note $? ;;
+  comment) "$dvbuild" comment --report="$report_dir" "${store[@]}"; note $? ;;
   all)
     # On a pull request: test and comment only. Elsewhere: test, build, publish, render.
     if [ ${#packages[@]} -eq 0 ]; then
-      detected > "$report_dir/detected.txt"; note $?
-      mapfile -t packages < "$report_dir/detected.txt"
+      detected > "$work/detected"; note $?
+      mapfile -d '' -t packages < "$work/detected"
     fi
     if [ ${#packages[@]} -eq 0 ]; then
       echo "dvbuild: no package changed"
     else
-      "$dvbuild" test "${packages[@]}" --out "$report_dir"; note $?
+      "$dvbuild" test --out "$report_dir" -- "${packages[@]}"; note $?
       previews
       if pull_request; then
         if fork; then
           echo "::notice::a fork's token cannot comment: dvbuild-comment.yml posts it"
         else
-          "$dvbuild" comment --report "$report_dir" "${store[@]}"; note $?
+          "$dvbuild" comment --report="$report_dir" "${store[@]}"; note $?
         fi
       else
-        mapfile -t ok < <(passed path)
+        mapfile -d '' -t ok < <(passed path)
         if [ ${#ok[@]} -gt 0 ]; then
-          "$dvbuild" build "${ok[@]}" --push; note $?
+          "$dvbuild" build --push -- "${ok[@]}"; note $?
           publish; note $?
-          "$dvbuild" render "${ok[@]}" --out "$manifests_dir"; note $?
+          "$dvbuild" render --out "$manifests_dir" -- "${ok[@]}"; note $?
         fi
       fi
     fi
     ;;
-  *) echo "::error::unknown dvbuild command '${DVBUILD_COMMAND}'" >&2; exit 2 ;;
+  *) echo "::error::unknown dvbuild command '$(escape "${DVBUILD_COMMAND}")'" >&2; exit 2 ;;
 esac
 exit "$status"

@@ -1,7 +1,9 @@
 """Where dvbuild talks: logs and progress to stderr, one JSON document to stdout.
 
 Under GitHub Actions it also speaks the runner's workflow commands
-(::group::, ::error file=..::, ::add-mask::). Secrets registered with
+(::group::, ::error file=..::, ::add-mask::), and only those: untrusted text in
+them is escaped (`escape_data`, `escape_property`), and a line of human output
+or JSON never reads as a workflow command (`_inert`). Secrets registered with
 `mask()` are replaced by *** in everything written through this module, in every
 encoding a run can give them (`forms`), and inside JSON strings only (`redact_tree`).
 A value `weakness()` names (short, a number, a common word) is never replaced: that
@@ -16,7 +18,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TextIO
 from urllib.parse import quote
 
@@ -56,19 +58,38 @@ def weakness(value: str) -> str | None:
 
 def mask(value: str) -> None:
     """Register a secret value: it and its encodings are replaced by *** in all further
-    output, and so is each line of a multi-line one (a PEM key printed line by line).
+    output, and so is each line of a multi-line one (a PEM key printed line by line) and
+    each string of a JSON one (a service account's key).
     A weak value (`weakness`) is not registered: output holding it fails instead."""
-    if not value or weakness(value):
+    if not value or weakness(value) or value in _masked:
         return
     _masked.add(value)
-    _masked.update(line.strip() for line in value.splitlines()
-                   if line.strip() != value and not weakness(line.strip()))
+    for part in _parts(value):
+        mask(part)
     if _in_actions:
         for line in value.splitlines():
             if line.strip():
                 # The runner reads workflow commands from stderr too; stdout stays
                 # clean for --json.
                 _write(sys.stderr, f"::add-mask::{line}")
+
+
+def _parts(value: str) -> set[str]:
+    """What a notebook may print of a value on its own: each line, and each string of a
+    JSON document (a service account's private_key)."""
+    parts = {line.strip() for line in value.splitlines()}
+    if value.lstrip()[:1] in ("{", "["):
+        with suppress(ValueError):
+            parts |= set(_leaves(json.loads(value)))
+    return parts - {value, ""}
+
+
+def _leaves(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list | dict):
+        for v in value.values() if isinstance(value, dict) else value:
+            yield from _leaves(v)
 
 
 def forms(value: str) -> set[str]:
@@ -135,19 +156,56 @@ def _write(stream: TextIO, text: str) -> None:
     stream.flush()
 
 
+# The runner reads a workflow command from any line of stdout or stderr that starts
+# with `::` (after spaces) or holds `##[` (the old form), and ends lines at CR as at LF.
+def escape_data(text: str) -> str:
+    """A workflow command's message, or untrusted text in an output line: `%`, CR and LF
+    escaped as GitHub documents, so it stays on its line; and `##[` (the runner tries the
+    old form on a line the new one does not parse, `::group::` among them)."""
+    escaped = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return escaped.replace("##[", "##%5B")
+
+
+def escape_property(text: str) -> str:
+    """A workflow command's property value (`file=`): also `:` and `,`."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def untrusted(text: object) -> str:
+    """Text from outside (a path, a name, a message) for a human output line: under GitHub
+    Actions escaped with `escape_data`, so it never becomes a line of its own."""
+    return escape_data(str(text)) if _in_actions else str(text)
+
+
+def _inert(text: str) -> str:
+    """Under GitHub Actions, output lines that are no workflow command, whatever found its
+    way into them: only annotate, group and mask write commands."""
+    if not _in_actions:
+        return text
+    lines = []
+    for line in text.replace("\r", "%0D").split("\n"):
+        indent = len(line) - len(line.lstrip())
+        if line[indent:].startswith("::"):
+            line = line[:indent] + "%3A" + line[indent + 1:]
+        lines.append(line.replace("##[", "##%5B"))
+    return "\n".join(lines)
+
+
 def log(message: str) -> None:
-    _write(sys.stderr, redact(message))
+    _write(sys.stderr, _inert(redact(message)))
 
 
 def echo(message: str) -> None:
     """Human output on stdout (not used with --json)."""
-    _write(sys.stdout, redact(message))
+    _write(sys.stdout, _inert(redact(message)))
 
 
 def emit_json(document: Any) -> None:
     """One JSON document, masked inside its strings: never a number, never its syntax."""
     plain = json.loads(json.dumps(document, default=str))
-    _write(sys.stdout, json.dumps(redact_tree(plain), indent=2, sort_keys=False))
+    text = json.dumps(redact_tree(plain), indent=2, sort_keys=False)
+    # `#` occurs only inside JSON strings, where \u0023 is the same character
+    _write(sys.stdout, text.replace("##[", "#\\u0023[") if _in_actions else text)
 
 
 def annotate(level: str, message: str, file: str = "", line: int | None = None) -> None:
@@ -156,18 +214,17 @@ def annotate(level: str, message: str, file: str = "", line: int | None = None) 
         return
     props = []
     if file:
-        props.append(f"file={file}")
+        props.append(f"file={escape_property(redact(file))}")
     if line is not None:
-        props.append(f"line={line}")
+        props.append(f"line={int(line)}")
     head = f"::{level} {','.join(props)}::" if props else f"::{level}::"
-    escaped = redact(message).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    _write(sys.stderr, head + escaped)
+    _write(sys.stderr, head + escape_data(redact(message)))
 
 
 @contextmanager
 def group(title: str) -> Iterator[None]:
     if _in_actions:
-        _write(sys.stderr, f"::group::{redact(title)}")
+        _write(sys.stderr, f"::group::{escape_data(redact(title))}")
     try:
         yield
     finally:

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import CORPORA, Repo
+from tests.conftest import CORPORA, Repo, Result
 from tests.test_github import REPO, TOKEN, GitHubAPI, github_api  # noqa: F401
 from tests.test_pipeline import add_csv_package
 
@@ -307,3 +307,96 @@ def test_all_on_a_pull_request_tests_and_comments(
     assert outcome.ok, outcome.log
     assert "dvbuild-comment.yml posts it" in outcome.log
     assert len(github_api.comments[event["number"]]) == 1
+
+
+HOSTILE_FOLDERS = {  # package name -> its folder below team/packages: all legal file names
+    "spaces": "team data, more",
+    "quotes": "it's \"quoted\"",
+    "subst": "$(touch pwned-subst)",
+    "ticks": "`touch pwned-ticks`",
+    "newline": "new\n::error title=X::Y\nline",
+    "dash": "--tag=registry.example--other",
+}
+
+
+def hostile_monorepo(make_repo: Callable[..., Repo]) -> tuple[Repo, str]:
+    """The monorepo under team/, with a change in every package of a hostile folder name."""
+    from tests.test_pipeline import csv_notebook
+
+    repo = make_repo()
+    repo.write("team/dvbuild.yaml", "ignore: ['**/*.md']\n")
+    base = repo.commit("empty monorepo")
+    for name, folder in HOSTILE_FOLDERS.items():
+        repo.write_package(f"team/packages/{folder}", name=name, resources=[
+            {"name": "tall", "path": "tall.csv", "format": "csv"}])
+        repo.write(f"team/packages/{folder}/main.ipynb", csv_notebook(2))
+    repo.commit("hostile folder names")
+    return repo, base
+
+
+def assert_no_injection(outcome: Outcome, repo: Repo, tmp_path: Path) -> None:
+    assert not [p for root in (repo.path, tmp_path) for p in root.rglob("pwned*")]
+    for line in re.split(r"\r\n|\r|\n", outcome.log):
+        if line.lstrip().startswith("::") and line != f"::add-mask::{TOKEN}":  # dvbuild's own
+            assert re.match(r"::((notice|warning|error)( file=[^:,]*(,line=\d+)?)?|"
+                            r"(end)?group)::", line), line
+
+
+def test_hostile_folder_names_end_to_end(
+    make_repo: Callable[..., Repo], tmp_path: Path, cached_venv: Callable[[Path], None],
+    github_api: GitHubAPI,  # noqa: F811
+) -> None:
+    repo, base = hostile_monorepo(make_repo)
+    event = pr_event(base, repo.head)
+    event["pull_request"]["head"]["repo"]["full_name"] = REPO  # not a fork
+    runner = runner_for(repo, tmp_path, "pull_request", event)
+    runner.extra_env = {"GITHUB_API_URL": github_api.url}
+    prime_cache(runner, ROOT / "action.yml", cached_venv)
+
+    # all: detect -> test -> comment, every path handed on NUL-separated, after `--`
+    outcome = runner.run(ROOT / "action.yml", {"command": "all", "working-directory": "team"})
+    assert outcome.ok, outcome.log
+    matrix = json.loads(outcome.outputs["matrix"])["include"]
+    assert sorted(m["path"] for m in matrix) == sorted(
+        f"packages/{f}" for f in HOSTILE_FOLDERS.values())
+    reports = Path(outcome.outputs["report-dir"])
+    assert {p.parent.name for p in reports.glob("*/report.json")} == set(HOSTILE_FOLDERS)
+    assert all(json.loads(p.read_text())["status"] == "passed"
+               for p in reports.glob("*/report.json"))
+    body = github_api.comments[event["number"]][0]["body"]
+    assert "`packages/team data, more`" in body and "`packages/$(touch pwned-subst)`" in body
+    assert_no_injection(outcome, repo, tmp_path)
+
+    # the test action, given the matrix's paths: one per line, or JSON (toJSON(matrix.path))
+    for packages in ("packages/team data, more\npackages/it's \"quoted\"\n",
+                     json.dumps("packages/new\n::error title=X::Y\nline"),
+                     json.dumps(["packages/`touch pwned-ticks`", "packages/--tag=registry.example--other"])):
+        tested = runner.run(ROOT / "actions" / "test" / "action.yml",
+                            {"packages": packages, "working-directory": "team"})
+        assert tested.ok, tested.log
+        assert_no_injection(tested, repo, tmp_path)
+
+    # a list that smuggles options is one (missing) folder, never `--tag`
+    smuggled = runner.run(ROOT / "actions" / "test" / "action.yml", {
+        "packages": "packages/spaces --tag registry.example/other/app:latest",
+        "working-directory": "team"})
+    assert smuggled.codes[-1] == 2
+    assert "packages/spaces --tag registry.example/other/app:latest: not a package folder" \
+        in smuggled.log
+    broken = runner.run(ROOT / "actions" / "test" / "action.yml",
+                        {"packages": "[\"unterminated", "working-directory": "team"})
+    assert broken.codes[-1] == 2 and "::error::packages input: not JSON" in broken.log
+
+
+def test_commands_take_paths_after_double_dash(make_repo: Callable[..., Repo], tmp_path: Path,
+                                               cli: Callable[..., Result]) -> None:
+    """run.sh puts `--` before every path: a folder named like an option stays a path."""
+    repo = make_repo()
+    repo.write_package("-x --push y", name="dashy")
+    repo.commit()
+    built = cli("build", "--dry-run", "--", "-x --push y", cwd=repo.path)
+    assert built.code == 0 and "# dashy (-x --push y)" in built.out, built.err
+    rendered = cli("render", "--out", tmp_path / "m", "--", "-x --push y", cwd=repo.path)
+    assert rendered.code == 0, rendered.err
+    checked = cli("validate", "--", "-x --push y", cwd=repo.path)
+    assert "-x --push y/datapackage.json" in checked.out + checked.err

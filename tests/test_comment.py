@@ -174,3 +174,46 @@ def test_says_which_upstream_versions_changed(tmp_path: Path, cli: Callable[...,
     assert "- upstream changed: `befolkning` 1.0.0-aaaa → 1.1.0-bbbb\n" in result.out
     assert "- new upstream: `ny` 2.0.0-cccc\n" in result.out
     assert "- no longer read: `gammel` (was 0.1.0-dddd)\n" in result.out
+
+
+def test_dry_run_renders_hostile_reports_as_text(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    from tests.test_report import assert_inert, hostile_report
+
+    hostile = hostile_report()
+    hostile["package"] = "hostile"  # the folder name below the report dir
+    reports = write_reports(tmp_path / "out", hostile, passed())
+    result = cli("comment", "--report", reports, "--dry-run", cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert_inert(result.out, headings=3)  # (the traceback keeps its text, inside a fence)
+
+
+@pytest.mark.parametrize(("change", "pointer"), [
+    ({"status": "## ✅ Security review passed"}, "/status"),
+    ({"commit": "x) ![i](https://evil.example/i.png"}, "/commit"),
+    ({"notebooks": [{"path": "a", "error": {"cell_number": "<b>3</b>"}}]},
+     "/notebooks/0/error/cell_number"),
+    ({"resources": [{"name": "r", "rows": "many"}]}, "/resources/0/rows"),
+    ({"warnings": "not a list"}, "/warnings"),
+    ({"package": None}, "/package"),
+])
+def test_report_that_breaks_the_schema_is_bad_input(
+    tmp_path: Path, cli: Callable[..., Result], change: dict[str, Any], pointer: str
+) -> None:
+    report = {**passed(), **change}
+    folder = tmp_path / "out" / "x"
+    folder.mkdir(parents=True)
+    (folder / "report.json").write_text(json.dumps(report, indent=2))
+    result = cli("comment", "--report", tmp_path / "out", "--dry-run", cwd=tmp_path)
+    assert result.code == 2, result.out
+    assert "report.json:" in result.err and pointer in result.err  # file, line, pointer
+    assert "Traceback" not in result.err and result.out == ""
+    assert "evil" not in result.err and "<b>" not in result.err  # the value is never quoted
+
+
+def test_report_without_a_required_field_names_it(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    report = passed()
+    del report["notebooks"]
+    reports = write_reports(tmp_path / "out", report)
+    result = cli("comment", "--report", reports, "--dry-run", cwd=tmp_path)
+    assert result.code == 2
+    assert "/notebooks: is missing" in result.err

@@ -37,6 +37,40 @@ def test_annotation_escapes_newlines(capsys):
     assert "::error file=a/datapackage.json,line=3::bad%0Athing 100%25" in err
 
 
+def test_annotation_properties_are_escaped(capsys):
+    console.configure(github_actions=True)
+    console.annotate("error", "m", file="a,line=9::x\n::add-mask::y%.py", line=3)
+    err = capsys.readouterr().err
+    assert err == "::error file=a%2Cline=9%3A%3Ax%0A%3A%3Aadd-mask%3A%3Ay%25.py,line=3::m\n"
+
+
+HOSTILE = "x\n::error::injected\r::add-mask::main\n  ::stop-commands::t ##[set-output name=a;]b"
+
+
+def test_no_output_line_reads_as_a_workflow_command(capsys):
+    console.configure(github_actions=True)
+    console.echo(HOSTILE)
+    console.log(f"warning: {HOSTILE}")
+    console.echo(f"path {console.untrusted(HOSTILE)}")
+    console.emit_json({"path": HOSTILE})
+    with console.group(HOSTILE):
+        pass
+    out, err = capsys.readouterr()
+    for line in (out + err).replace("\r", "\n").split("\n"):
+        if line.lstrip().startswith("::"):
+            assert line.startswith(("::group::x%0A", "::endgroup::")), line
+        assert "##[" not in line, line
+    assert "path x%0A::error::injected%0D::add-mask::main%0A  ::stop-commands::t ##%5Bset" in out
+    assert '"path": "x\\n::error::injected\\r::add-mask::main\\n  ::stop-commands::t #\\u0023[' in out
+
+
+def test_outside_actions_output_is_untouched(capsys):
+    console.echo(HOSTILE)
+    console.emit_json({"p": "##["})
+    assert capsys.readouterr().out == HOSTILE + '\n{\n  "p": "##["\n}\n'
+    assert console.untrusted("a\nb") == "a\nb"
+
+
 def test_live_display_lines_are_one_per_running_package():
     from dvbuild.notebooks.progress import Running, live_lines
 

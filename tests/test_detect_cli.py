@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -72,3 +73,47 @@ def test_working_tree_deleted_package(cli: Callable[..., Result],
     result = cli("detect", "--repo", repo.path, "--json")
     assert result.code == 0, result.err
     assert result.json()["removed"] == [{"name": "old-pkg", "path": "packages/old"}]
+
+
+HOSTILE = "x\n::error title=X::Y\n::add-mask::main\n  ::stop-commands::tok\r##[add-mask]main\nz"
+OWN_COMMAND = re.compile(r"^::(notice|warning|error)( file=[^:,]*(,line=\d+)?)?::")
+
+
+def runner_lines(text: str) -> list[str]:
+    """Output as the Actions runner reads it: a line ends at LF, CR or CRLF."""
+    return re.split(r"\r\n|\r|\n", text)
+
+
+def assert_no_injected_commands(text: str) -> None:
+    for line in runner_lines(text):
+        if line.lstrip().startswith("::"):
+            assert OWN_COMMAND.match(line), line  # dvbuild's own, with escaped properties
+        assert "##[" not in line, line
+
+
+def test_hostile_file_names_emit_no_workflow_commands(
+    cli: Callable[..., Result], make_repo: Callable[..., Repo]
+) -> None:
+    repo = make_repo(commit=False)
+    repo.write_package("packages/ok")
+    base = repo.commit()
+    folder = f"packages/f {HOSTILE}"
+    repo.write_package(folder, name="hostile")
+    repo.write(f"{folder}/{HOSTILE}.py")
+    repo.write(f"packages/ok/{HOSTILE}.txt")
+    repo.write(f"{HOSTILE}.md")  # unowned
+    repo.commit()
+    env = {"GITHUB_ACTIONS": "true"}
+    result = cli("detect", "--repo", repo.path, "--base", base, env=env)
+    assert result.code == 0, result.err
+    assert "%0A::error title=X::Y%0A::add-mask::main" in result.out  # escaped, on its line
+    assert_no_injected_commands(result.out + "\n" + result.err)
+    listed = cli("detect", "--repo", repo.path, "--base", base, "--json", env=env).json()
+    assert folder in [p["path"] for p in listed["packages"]]  # JSON keeps the real path
+
+    repo.write_package(f"{folder}/{HOSTILE},line=1:nested", name="nested")  # nesting: an error
+    repo.commit()
+    result = cli("detect", "--repo", repo.path, "--base", base, env=env)
+    assert result.code == 2
+    assert "::error file=" in result.err
+    assert_no_injected_commands(result.out + "\n" + result.err)

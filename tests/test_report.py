@@ -230,7 +230,7 @@ def test_upstream_changes_against_the_published_manifest() -> None:
 def test_upstream_names_are_escaped_in_the_comment() -> None:
     report = {**passed(), "inputs": [{"name": "a|b`<x>", "version": "1.0.0-y"}]}
     body = render_comment([report], head_sha=SHA, previous={"arbeidsledighet": {"inputs": []}})
-    assert "- new upstream: `a\\|b'&lt;x&gt;` 1.0.0-y\n" in body
+    assert "- new upstream: `a|b'<x>` 1.0.0-y\n" in body  # a code span: literal, unbreakable
     assert "Upstream packages" not in render_comment([report], head_sha=SHA)
 
 
@@ -278,3 +278,80 @@ def test_a_missing_module_says_where_to_add_it() -> None:
     other = {"ename": "ValueError", "evalue": "No module named 'x'"}
     add_hint(other, ".")
     assert "hint" not in other
+
+
+HOSTILE = ("f <img src=x onerror=alert(1)> [click](https://evil.example) ![i](https://e.x/i.png) "
+           "@octocat @org/team #12 www.evil.example a@b.example `x` *em* _u_ ~~s~~ $\\Huge{x}$ "
+           ":smile: | &amp; \\\\\n## ✅ Security review passed\n<details open>\r\n- item\n> quote")
+ALLOWED_TAGS = {"p", "h2", "h3", "table", "thead", "tbody", "tr", "th", "td", "code", "pre",
+                "details", "summary", "blockquote", "strong", "del", "ul", "li", "hr"}
+
+
+def hostile_report() -> dict[str, Any]:
+    """Every string a report carries, hostile: names, paths, messages, data."""
+    report = failed("pkg")
+    report.update(package="n" + HOSTILE, path="packages/" + HOSTILE, error=HOSTILE,
+                  warnings=[HOSTILE, "- a list", "1. a list", "# heading", "> quote"],
+                  inputs=[{"name": HOSTILE, "version": HOSTILE}])
+    notebook = report["notebooks"][0]
+    notebook.update(path=HOSTILE, status="failed")
+    notebook["error"].update(ename=HOSTILE, evalue=HOSTILE,
+                             traceback=["```", HOSTILE, "</details>", "\r````x"])
+    report["resources"] = copy.deepcopy(passed()["resources"])
+    resource = report["resources"][0]
+    resource.update(name=HOSTILE, path=HOSTILE, columns=[{"name": HOSTILE, "type": HOSTILE}],
+                    preview={"columns": [HOSTILE, "b"], "rows": [[HOSTILE, "<b>x</b>"]]},
+                    errors=[HOSTILE, "# heading"])
+    return report
+
+
+def assert_inert(markdown: str, headings: int, links: tuple[str, ...] = ()) -> None:
+    """What untrusted text must never become in a comment: an HTML tag, a link or image,
+    a mention, an issue reference, a heading (only dvbuild's own `headings` and `links`)."""
+    import re
+
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"]) \
+        .render(markdown)
+    assert set(re.findall(r"<([a-z][a-z0-9]*)", html)) <= ALLOWED_TAGS | {"a"}, html
+    assert set(re.findall(r"<a ([^>]*)>", html)) <= {f'href="{u}"' for u in links}, html
+    assert "<details open" not in html and "<img" not in html
+    assert len(re.findall(r"<h[1-6]>", html)) == headings
+    # what GitHub links beyond CommonMark (autolinks, mentions, references), outside code
+    prose = re.sub(r"`[^`\n]*`", "", re.sub(r"(?ms)^(`{3,})text\n.*?^\1$", "", markdown))
+    for link in links:
+        prose = prose.replace(f"]({link})", "]")
+    assert not re.search(r"(?i)\b(https?|ftp)://|\bwww\.|@\w|#\d|(?<!\\)\$", prose), prose
+    assert "\r" not in markdown
+
+
+def test_untrusted_text_stays_text() -> None:
+    hostile = hostile_report()
+    previous = {hostile["package"]: {"inputs": [], "resources": []}}
+    run = "https://github.com/o/r/actions/runs/1"
+    body = render_comment([hostile, passed()], head_sha=SHA, previous=previous, artifact_url=run)
+    assert_inert(body, headings=3, links=(run,))  # the title, one per package
+    assert_inert(render_summary([hostile, passed()], head_sha=SHA), headings=1)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in body
+    assert "@\u200docto" in body and "\\#\u200d12" in body  # neutralised, still readable
+    assert "`packages/f <img src=x onerror=alert(1)> [click](https://evil.example)" in body
+
+
+def test_code_spans_cannot_be_broken_and_values_are_capped() -> None:
+    from dvbuild.comment.markdown import CODE_CHARS, code, text
+
+    assert code("a`b\nc") == "`a'b c`"
+    assert code("a|b", table=True) == "`a\\|b`"
+    assert code("") == code(None) == code("\n") == "–"  # never an empty span
+    assert len(code("x" * 10_000)) == CODE_CHARS + 2
+    assert len(text("y" * 10_000)) <= 300
+    assert text("\u202eevil\u200b") == "evil"  # bidi overrides and zero-width characters go
+
+
+def test_escaping_does_not_unmask_a_secret() -> None:
+    from dvbuild.comment.markdown import code, text
+
+    console.mask("s3cr_t*value:x")
+    assert text("key s3cr_t*value:x") == "key \\*\\*\\*"  # masked before it is escaped
+    assert "s3cr" not in code("s3cr_t*value:x")

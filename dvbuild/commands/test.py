@@ -56,7 +56,7 @@ def show(reports: list[Report], out: Path, as_json: bool) -> None:
     for r in reports:
         console.echo(summary_line(r))
         for warning in r.get("warnings", []):
-            console.echo(f"  warning: {warning}")
+            console.echo(f"  warning: {console.untrusted(warning)}")
             console.annotate("warning", f"{r['package']}: {warning}",
                              file=_file(r, "datapackage.json"))
     for r in reports:

@@ -130,7 +130,7 @@ def clean(text: str) -> str:
 
 def _hard_cut(body: str, limit: int, artifact_url: str | None) -> str:
     tail = "\n\n… the comment was cut here to stay under GitHub's size limit"
-    tail += f"; [full report]({artifact_url})\n" if artifact_url else "; see the report artifact\n"
+    tail += f"; [full report]({url(artifact_url)})\n" if artifact_url else "; see the report artifact\n"
     return body[: limit - len(tail)] + tail
 
 

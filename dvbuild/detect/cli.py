@@ -68,7 +68,7 @@ def run(opts: Options, environ: Mapping[str, str]) -> int:
                        event_path=Path(opts.event) if opts.event else None,
                        event_name=opts.event_name, all_=opts.all_)
     for notice in found.notices:
-        console.log(f"notice: {notice}")
+        console.log(f"notice: {console.untrusted(notice)}")
         console.annotate("notice", notice)
     if settings.github.output:
         write_outputs(settings, found)
@@ -116,11 +116,13 @@ def human(found: Detection) -> str:
         lines.append("no packages to build")
     else:
         lines.append(f"{len(found.packages)} package(s) to build:")
-        width = max(len(p.name) for p in found.packages)
+        names = {p.path: console.untrusted(p.name) for p in found.packages}
+        width = max(len(n) for n in names.values())
         for p in found.packages:
-            lines.append(f"  {p.name:<{width}}  {p.path}  ({_reasons(found.reasons.get(p.path, []))})")
+            lines.append(f"  {names[p.path]:<{width}}  {console.untrusted(p.path)}  "
+                         f"({_reasons(found.reasons.get(p.path, []))})")
     for r in found.removed:
-        lines.append(f"removed: {r.name} ({r.path})")
+        lines.append(f"removed: {console.untrusted(r.name)} ({console.untrusted(r.path)})")
     if found.unowned:
         lines.append(f"unowned (nothing built for them): {_reasons(found.unowned)}")
     return "\n".join(lines)
@@ -131,5 +133,6 @@ def _short(sha: str | None) -> str:
 
 
 def _reasons(items: list[str], limit: int = 3) -> str:
-    shown = ", ".join(items[:limit])
+    """File paths (untrusted: a file name may hold a newline and a workflow command)."""
+    shown = ", ".join(console.untrusted(i) for i in items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")

@@ -10,6 +10,9 @@
 cached on disk), and only for an invalid manifest runs jsonschema for the full
 list of errors. `metadata_problems` adds what the API server checks in metadata
 that neither schema states.
+
+`report` is the JSON Schema of report.json, which `dvbuild comment` checks the
+(possibly a fork's) reports against before rendering them.
 """
 
 from __future__ import annotations
