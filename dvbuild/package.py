@@ -280,9 +280,10 @@ def path_problem(rel: object) -> str | None:
     return None
 
 
-def link_problem(folder: Path, rel: str) -> str | None:
-    """Why folder/rel (a path `path_problem` passed) leaves the folder through a symbolic
-    link, or None. One lstat per component; resolve() only when there is a link."""
+def link_problem(folder: Path, rel: str, what: str = "folder") -> str | None:
+    """Why folder/rel (a path `path_problem` passed) leaves the folder (`what`: how the
+    message names it) through a symbolic link, or None. One lstat per component;
+    resolve() only when there is a link."""
     current = folder
     for part in PurePosixPath(rel).parts:
         current = current / part
@@ -298,7 +299,7 @@ def link_problem(folder: Path, rel: str) -> str | None:
         inside = target.is_relative_to(folder.resolve())
     except (OSError, RuntimeError, ValueError):  # symlink loops, odd names
         return "cannot be resolved (a symbolic link loop?)"
-    return None if inside else "leaves the folder through a symbolic link"
+    return None if inside else f"leaves the {what} through a symbolic link"
 
 
 def link_problems(folder: Path) -> list[tuple[str, str]]:

@@ -172,6 +172,38 @@ def test_symlink_leaving_the_folder(cli: Callable[..., Result], repo: Repo) -> N
     ]
 
 
+@pytest.mark.parametrize("link", ["README.md", "LICENSE.md", "METADATA.md", "main.html",
+                                  "docs"])
+def test_a_file_or_folder_linked_from_outside_is_refused_by_validate_and_test(
+        cli: Callable[..., Result], repo: Repo, tmp_path: Path, link: str) -> None:
+    package(repo)
+    outside = tmp_path / "outside"
+    (outside / "docs").mkdir(parents=True)
+    (outside / "hostname").write_text("a machine's name\n")
+    target = outside / ("docs" if link == "docs" else "hostname")
+    os.symlink(target, repo.path / "packages/p" / link)
+    found = problems(cli, repo)
+    assert [(p["file"], p["message"]) for p in found] == [
+        (f"packages/p/{link}",
+         f"is a symbolic link that leaves the package folder (to {target.resolve()})")]
+    out = tmp_path / "out"
+    res = cli("test", "--repo", repo.path, "--out", out, repo.path / "packages/p")
+    assert res.code == 2 and f"packages/p/{link}" in res.out + res.err
+    assert not (out / "p" / link).exists()
+
+
+def test_a_depends_on_file_linked_from_outside_the_repository(
+        cli: Callable[..., Result], repo: Repo, tmp_path: Path) -> None:
+    package(repo, depends_on=["shared"])
+    repo.write("shared/ok.py", "X = 1\n")
+    (tmp_path / "elsewhere.py").write_text("Y = 2\n")
+    os.symlink(tmp_path / "elsewhere.py", repo.path / "shared/link.py")
+    os.symlink("ok.py", repo.path / "shared/alias.py")  # inside the repository: fine
+    found = problems(cli, repo)
+    assert [(p["file"], p["message"]) for p in found] == [
+        ("shared/link.py", "leaves the repository through a symbolic link")]
+
+
 def test_symlink_inside_the_folder_is_fine(cli: Callable[..., Result], repo: Repo) -> None:
     package(repo, resources=[{"name": "a", "path": "data/a.csv"}])
     repo.write("packages/p/real.csv", "a\n1\n")

@@ -37,7 +37,7 @@ from dvbuild.package import DESCRIPTOR, NAME_RE
 from dvbuild.publish.contents import local_paths
 from dvbuild.publish.history import manifests, read_manifest, versions
 from dvbuild.publish.manifest import canonical_manifest, version_prefix
-from dvbuild.publish.pointer import latest
+from dvbuild.publish.pointer import UnreadableLatest, latest
 from dvbuild.stores import Store, open_store
 from dvbuild.stores.file import FileStore
 
@@ -173,7 +173,7 @@ def resolve(store: Store, where: _Where) -> Mapping[str, Any]:
 def _latest(store: Store, where: _Where) -> Mapping[str, Any]:
     try:
         pointer = latest(store, where.name)
-    except ServiceError as e:  # an unreadable latest.json
+    except UnreadableLatest as e:
         raise where.error(e.message, hint=e.hint) from None
     if pointer is None:
         complete = versions(store, where.name)

@@ -6,8 +6,8 @@ import hashlib
 import json
 from typing import Any
 
-from dvbuild.catalogs import Catalog
 from dvbuild import console
+from dvbuild.catalogs import Catalog
 from dvbuild.errors import ServiceError, UsageError
 from dvbuild.publish.catalog import record_rollback
 from dvbuild.publish.manifest import MANIFEST, manifest_key, now_iso, package_prefix, read_json

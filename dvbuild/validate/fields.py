@@ -114,7 +114,7 @@ def unknown_keys(d: Mapping[str, Any], known: tuple[str, ...], at: str) -> Itera
 
 def _positive(value: Any, at: str, key: str) -> Iterator[Issue]:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or not 0 < value:  # NaN compares false; no float() of a huge int
+    if not ok or not value > 0:  # NaN compares false; no float() of a huge int
         yield at, f"{key} is {spec._short(value)}", "a positive number of seconds"
     elif value > MAX_TIMEOUT:
         yield at, f"{key} is {spec._short(value)}, more than a year ({MAX_TIMEOUT} s)", \

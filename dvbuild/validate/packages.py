@@ -49,8 +49,16 @@ def validate(settings: Settings, paths: list[Path], *, data: bool = False,
                 problems += _duplicate(root, descriptor["name"], rel, names)
     mine = {rel: descriptors[rel] for rel in chosen if rel in descriptors}
     problems += _others(root, sorted(set(dirs) - set(chosen)), names, descriptors)
-    problems += _read_problems(root, descriptors, chosen)
+    problems += _read_problems(root, descriptors, chosen) + _config_link(root)
     return problems + (_job_problems(settings, mine, problems) if jobs else [])
+
+
+def _config_link(root: Path) -> list[Problem]:
+    """dvbuild.yaml goes into every image's build context: not through a link out."""
+    from dvbuild.package import link_problem
+
+    why = link_problem(root, CONFIG_FILE, "repository")
+    return [Problem(CONFIG_FILE, why, expected="a file inside the repository")] if why else []
 
 
 def _job_problems(settings: Settings, descriptors: Mapping[str, Mapping[str, Any]],
@@ -237,7 +245,8 @@ def _check(root: Path, rel: str, *, data: bool = False
     lines = _yaml_lines if is_yaml(name) else with_lines
     located = sorted(lines(problems, text), key=lambda p: (p.line or 0, p.column or 0))
     notes = lines(descriptor_warnings(descriptor, display), text)
-    return descriptor, located + _link_problems(folder, rel), notes
+    links = _link_problems(folder, rel) + _depends_links(root, rel, descriptor)
+    return descriptor, located + links, notes
 
 
 def _link_problems(folder: Path, rel: str) -> list[Problem]:
@@ -248,6 +257,25 @@ def _link_problems(folder: Path, rel: str) -> list[Problem]:
     return [Problem(f"{prefix}{path}", why, expected="links that stay inside the package "
                     "folder and do not point to a folder they are in")
             for path, why in link_problems(folder)]
+
+
+def _depends_links(root: Path, rel: str, descriptor: Mapping[str, Any]) -> list[Problem]:
+    """depends_on files (as the image's build context lists them) that a symbolic link
+    takes out of the monorepo: `build` refuses them. The folder's own links: above."""
+    from dvbuild.errors import DvbuildError
+    from dvbuild.image.context import outside_links, repo_files
+    from dvbuild.package import Package
+
+    if not isinstance(descriptor.get("depends_on"), list) or not descriptor["depends_on"]:
+        return []
+    package = Package(str(descriptor.get("name")), rel or ".", (root / rel).resolve(), descriptor)
+    prefix = "" if package.path == "." else package.path + "/"
+    try:
+        files = [f for f in repo_files(root, package)
+                 if not f.startswith(prefix) and f != CONFIG_FILE]
+    except DvbuildError:  # not a git repository: no build context to check
+        return []
+    return outside_links(root, package, files)
 
 
 def with_lines(problems: list[Problem], text: str) -> list[Problem]:

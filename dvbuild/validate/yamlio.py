@@ -70,7 +70,13 @@ def compose(text: str) -> yaml.Node | None:
 
 def parse_yaml_object(text: str, file: str, *, what: str = "a mapping") -> dict[str, Any]:
     """One YAML mapping as JSON data; an empty file is an empty mapping."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # its reader refuses control characters here already
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        raise ConfigError(Problem(file, f"invalid YAML: character #x{e.character:04x} is not allowed",
+                                  line=line, column=e.position - text.rfind("\n", 0, e.position),
+                                  expected=what)) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -136,6 +142,9 @@ def _check_json(data: Any, file: str, marks: dict[str, tuple[int, int]]) -> None
             for key, item in value.items():
                 if not isinstance(key, str):
                     why = f"key {key!r} is not a string (quote it)"
+                    break
+                if has_surrogate(key):
+                    why = "a key holds a lone UTF-16 surrogate (not Unicode text)"
                     break
                 todo.append((f"{pointer}/{escape(key)}", item))
         elif isinstance(value, list):
