@@ -346,7 +346,7 @@ def test_yaml_bombs_exit_2_quickly(bomb: str, command: str, fuzz_repo: Repo,
     started = time.monotonic()
     result = sane(cli, command, *extra, "--repo", fuzz_repo.path, cwd=fuzz_repo.path)
     assert result.code == 2 and "dvbuild.yaml" in result.out + result.err
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 60  # a bound on a hang, not a speed target
 
 
 def test_a_200_mb_dvbuild_yaml_is_refused_unread(fuzz_repo: Repo, cli: Callable[..., Result]) -> None:
@@ -355,7 +355,7 @@ def test_a_200_mb_dvbuild_yaml_is_refused_unread(fuzz_repo: Repo, cli: Callable[
     started = time.monotonic()
     result = sane(cli, "validate", "--repo", fuzz_repo.path, cwd=fuzz_repo.path)
     assert result.code == 2 and "dvbuild.yaml" in result.err + result.out
-    assert "bytes" in result.err + result.out and time.monotonic() - started < 10
+    assert "bytes" in result.err + result.out and time.monotonic() - started < 60
 
 
 @pytest.mark.parametrize("field, value, says", [

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,7 +269,6 @@ def _check(gate: Gate, case: str, rel: str) -> list[str]:
 
 
 def test_mutations_agree(gate: Gate) -> None:
-    started = time.monotonic()
     root = gate.repo.path
     texts = {rel: (root / rel / DESCRIPTOR).read_text(encoding="utf-8")
              for rel in (PACKAGE, PLAIN)}
@@ -295,7 +293,6 @@ def test_mutations_agree(gate: Gate) -> None:
         count += 1
     (root / CONFIG).write_text(config, encoding="utf-8")
     assert not wrong, f"{len(wrong)} of {count} mutations disagree:\n" + "\n".join(wrong)
-    assert time.monotonic() - started < 120
 
 
 # -- the cases, one by one ---------------------------------------------------------

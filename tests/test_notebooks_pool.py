@@ -219,9 +219,10 @@ def test_a_stopped_run_leaves_no_worker_or_kernel(tmp_path: Path, how: str, code
         assert len(_marked(mark)) >= 3  # dvbuild, a worker, a kernel
         sent = time.monotonic()
         proc.send_signal(getattr(signal, how.removesuffix("-ignored")))
-        assert proc.wait(timeout=10) == code
-        assert time.monotonic() - sent < 5
-        assert _gone_within(mark, 5) == []
+        # bounds on a hang (the notebook sleeps 60 s), not speed targets
+        assert proc.wait(timeout=30) == code
+        assert time.monotonic() - sent < 30
+        assert _gone_within(mark, 20) == []
     finally:
         proc.kill()
         for pid in _marked(mark):
@@ -248,6 +249,6 @@ def test_a_rerun_after_kill_9_is_not_disturbed(tmp_path: Path) -> None:
     assert reports[0]["status"] == "passed"
     executed = tmp_path / "out" / "slow" / "main.ipynb"
     before = executed.read_text()
-    assert _gone_within(mark, 5) == []
+    assert _gone_within(mark, 20) == []
     time.sleep(1)  # an orphan of the killed run would write its timeout over these
     assert executed.read_text() == before and "rerun" in before and "Timeout" not in before

@@ -23,15 +23,19 @@ def redact_notebook(document: Any) -> Any:
     return _redact_cells(console.redact_tree(join_lines(document), keys=False), document)
 
 
-def join_lines(value: Any) -> Any:
-    """nbformat's lists of lines (every item but the last ends with a newline), joined."""
+LISTS = ("traceback",)  # the schema wants these as lists of strings, never one string
+
+
+def join_lines(value: Any, key: str | None = None) -> Any:
+    """nbformat's lists of lines (every item but the last ends with a newline), joined
+    (a multiline string may be either; an error's `traceback` stays a list)."""
     if isinstance(value, list):
-        if len(value) > 1 and all(isinstance(v, str) for v in value) and all(
-                v.endswith("\n") for v in value[:-1]):
+        if key not in LISTS and len(value) > 1 and all(isinstance(v, str) for v in value) \
+                and all(v.endswith("\n") for v in value[:-1]):
             return "".join(value)
         return [join_lines(v) for v in value]
     if isinstance(value, dict):
-        return {k: join_lines(v) for k, v in value.items()}
+        return {k: join_lines(v, k) for k, v in value.items()}
     return value
 
 
