@@ -51,7 +51,8 @@ def test_plain_change(cli: Callable[..., Result], repo: Repo) -> None:
     assert doc["all"] is False and doc["fork"] is False
     assert doc["packages"] == [{"name": "a", "path": "packages/a",
                                 "reasons": ["packages/a/main.ipynb"]}]
-    assert doc["matrix"] == {"include": [{"name": "a", "path": "packages/a"}]}
+    assert doc["matrix"] == {"include": [{"name": "a", "path": "packages/a",
+                                          "packages": ["packages/a"]}]}
     assert doc["removed"] == [] and doc["unowned"] == []
 
 
@@ -268,7 +269,8 @@ def test_github_step_outputs(cli: Callable[..., Result], repo: Repo, tmp_path: A
     values = parse_outputs(out.read_text())
     assert values["earlier"] == "1"
     assert json.loads(values["packages"]) == ["a"]
-    assert json.loads(values["matrix"]) == {"include": [{"name": "a", "path": "packages/a"}]}
+    assert json.loads(values["matrix"]) == {
+        "include": [{"name": "a", "path": "packages/a", "packages": ["packages/a"]}]}
     assert values["any"] == "true"
 
 

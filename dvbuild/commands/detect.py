@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from dvbuild.commands import JSON_OPTION, REPO_OPTION
+from dvbuild.detect import DEFAULT_MAX_JOBS, MATRIX_LIMIT
 
 EVENT_OPTION = typer.Option(
     None, "--event", help="A GitHub event payload (default: $GITHUB_EVENT_PATH).", dir_okay=False
@@ -37,6 +38,14 @@ def detect_command(
         None, "--since-published", metavar="STORE",
         help="Select packages whose input hash differs from their last published version's.",
     ),
+    max_jobs: int = typer.Option(
+        DEFAULT_MAX_JOBS, "--max-jobs", min=1, max=MATRIX_LIMIT,
+        help="Matrix entries at most; more packages are grouped into this many shards.",
+    ),
+    durations_from: str | None = typer.Option(
+        None, "--durations-from", metavar="CATALOG",
+        help="Balance shards by the last run durations in this catalog (default: dvbuild.yaml's).",
+    ),
     json_: bool = JSON_OPTION,
     repo: Path | None = REPO_OPTION,
 ) -> int:
@@ -44,5 +53,6 @@ def detect_command(
 
     opts = Options(repo=str(repo) if repo else None, base=base, head=head,
                    event=str(event) if event else None, event_name=event_name, all_=all_,
-                   json=json_, since_published=since_published)
+                   json=json_, since_published=since_published, max_jobs=max_jobs,
+                   durations_from=durations_from)
     return run(opts, os.environ)

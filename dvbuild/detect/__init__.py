@@ -7,5 +7,9 @@
     selection  changed paths → packages with their reasons (`select()` is pure)
     inputs     the input content hash of a package (what image tags and publishes record)
     since      --since-published: packages whose input hash differs from the stored one
+    shards     past --max-jobs packages: matrix entries balanced by last run durations
     cli        the fast path of `dvbuild detect` (no typer, few imports)
 """
+
+MATRIX_LIMIT = 256  # jobs GitHub Actions runs from one matrix
+DEFAULT_MAX_JOBS = 64

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 from dvbuild import console
+from dvbuild.detect import DEFAULT_MAX_JOBS, MATRIX_LIMIT
 from dvbuild.detect.selection import Detection, detect
 from dvbuild.settings import Settings, load_settings
 
-MATRIX_LIMIT = 256  # jobs GitHub Actions runs from one matrix
 FLAGS = {"--all": "all_", "--json": "json"}
 VALUES = {"--base": "base", "--head": "head", "--event": "event", "--event-name": "event_name",
-          "--repo": "repo", "--since-published": "since_published"}
+          "--repo": "repo", "--since-published": "since_published", "--max-jobs": "max_jobs",
+          "--durations-from": "durations_from"}
 
 
 class Options(NamedTuple):
@@ -34,6 +35,8 @@ class Options(NamedTuple):
     all_: bool = False
     json: bool = False
     since_published: str | None = None
+    max_jobs: int = DEFAULT_MAX_JOBS
+    durations_from: str | None = None
 
 
 def parse_fast(args: Sequence[str]) -> Options | None:
@@ -53,7 +56,18 @@ def parse_fast(args: Sequence[str]) -> Options | None:
             values[VALUES[arg]] = value
         else:
             return None
+    if "max_jobs" in values:
+        jobs = _jobs(str(values["max_jobs"]))
+        if jobs is None:
+            return None  # typer says what range it takes
+        values["max_jobs"] = jobs
     return Options(**values)  # type: ignore[arg-type]
+
+
+def _jobs(text: str) -> int | None:
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return int(text) if 1 <= int(text) <= MATRIX_LIMIT else None
 
 
 def run(opts: Options, environ: Mapping[str, str]) -> int:
@@ -67,6 +81,11 @@ def run(opts: Options, environ: Mapping[str, str]) -> int:
         found = detect(settings, base=opts.base, head=opts.head,
                        event_path=Path(opts.event) if opts.event else None,
                        event_name=opts.event_name, all_=opts.all_)
+    if len(found.packages) > opts.max_jobs:  # only then are durations worth a catalog read
+        from dvbuild.detect.shards import plan
+
+        found.shards, notices = plan(settings, found.packages, opts.max_jobs, opts.durations_from)
+        found.notices += notices
     for notice in found.notices:
         console.log(f"notice: {console.untrusted(notice)}")
         console.annotate("notice", notice)
@@ -83,10 +102,6 @@ def write_outputs(settings: Settings, found: Detection) -> None:
     """Step outputs for `${{ steps.detect.outputs.matrix }}` and friends, each in the
     heredoc form so any value (even a multi-line one) is safe."""
     assert settings.github.output is not None
-    if len(found.packages) > MATRIX_LIMIT:
-        console.annotate("warning", f"{len(found.packages)} packages selected: a GitHub Actions "
-                         f"matrix runs at most {MATRIX_LIMIT} jobs; split the matrix or "
-                         "run `dvbuild test` over several packages per job")
     values = {
         "packages": json.dumps(found.names),
         "matrix": json.dumps(found.matrix()),
@@ -115,7 +130,8 @@ def human(found: Detection) -> str:
     if not found.packages:
         lines.append("no packages to build")
     else:
-        lines.append(f"{len(found.packages)} package(s) to build:")
+        jobs = f" in {len(found.shards)} shards" if found.shards else ""
+        lines.append(f"{len(found.packages)} package(s) to build{jobs}:")
         names = {p.path: console.untrusted(p.name) for p in found.packages}
         width = max(len(n) for n in names.values())
         for p in found.packages:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from dvbuild import gitio
 from dvbuild.detect import refs, tree
@@ -18,6 +18,9 @@ from dvbuild.detect.globs import GlobError, GlobSet
 from dvbuild.errors import ConfigError, Problem
 from dvbuild.package import DESCRIPTOR, DESCRIPTORS, Package, check_unique_names
 from dvbuild.settings import CONFIG_FILE, Settings
+
+if TYPE_CHECKING:
+    from dvbuild.detect.shards import Shard
 
 A = TypeVar("A")
 B = TypeVar("B")
@@ -119,13 +122,18 @@ class Detection:
         self.notices: list[str] = [] if notices is None else notices
         self.event = event
         self.worktree = worktree  # head is the working tree (uncommitted changes count)
+        self.shards: list[Shard] | None = None  # set when there are more packages than jobs
 
     @property
     def names(self) -> list[str]:
         return [p.name for p in self.packages]
 
-    def matrix(self) -> dict[str, list[dict[str, str]]]:
-        return {"include": [{"name": p.name, "path": p.path} for p in self.packages]}
+    def matrix(self) -> dict[str, list[dict[str, Any]]]:
+        """One job per package, or per shard: `packages` is what the job tests either way."""
+        if self.shards is not None:
+            return {"include": [{"name": s.name, "packages": s.paths} for s in self.shards]}
+        return {"include": [{"name": p.name, "path": p.path, "packages": [p.path]}
+                            for p in self.packages]}
 
     def as_json(self) -> dict[str, Any]:
         return {
