@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Run one dvbuild step the way the action's inputs ask. Every input arrives as an
 # environment variable (never expanded into this script by the runner):
-#   DVBUILD_COMMAND   detect | test | build | publish | render | comment | all
-#   DVBUILD_PACKAGES  package folders: one per line, or JSON (a list of paths, of matrix
-#                     entries, or one path: `toJSON(matrix.path)`); never split at spaces
+#   DVBUILD_COMMAND   detect | test | build | run | publish | render | comment | all
+#   DVBUILD_PACKAGES  package folders: one per line, or JSON (a list of paths:
+#                     `toJSON(matrix.packages)`, a list of matrix entries, one entry:
+#                     `toJSON(matrix)`, or one path: `toJSON(matrix.path)`); never split at spaces
 #                     or commas (default: what detect selects, for `all`; every package
 #                     otherwise). Every path reaches dvbuild after `--`, as one argument.
 #   DVBUILD_STORE, DVBUILD_CATALOG, DVBUILD_REGISTRY, DVBUILD_REPORT_DIR, DVBUILD_VENV
 #   DVBUILD_ALLOW_TEST_OUTPUT  "true": publish test runs' output (else publish refuses it)
-# Step outputs: report-dir (and packages, matrix, any, written by `dvbuild detect`).
+#   DVBUILD_MAX_JOBS  detect's --max-jobs: matrix entries at most (more packages: shards)
+#   DVBUILD_IMAGES    run, render: the `images` output of build (JSON list of {name, path,
+#                     image, digest, pinned}); run and render exactly these packages, with
+#                     the image pinned by digest. An explicit empty JSON list of packages
+#                     (`[]`) means none: build and render then do nothing.
+# Step outputs: report-dir; passed (test: JSON list of the paths that passed); images
+# (build: what was pushed, by digest); packages, matrix, any (written by `dvbuild detect`).
 set -uo pipefail
 
 dvbuild="${DVBUILD_VENV:+$DVBUILD_VENV/bin/}dvbuild"
@@ -22,6 +29,8 @@ if [ -n "${DVBUILD_CATALOG:-}" ]; then catalog=(--catalog "$DVBUILD_CATALOG"); f
 allow_test=()
 if [ "${DVBUILD_ALLOW_TEST_OUTPUT:-}" = true ]; then allow_test=(--allow-test-output); fi
 if [ -n "${DVBUILD_REGISTRY:-}" ]; then export DVBUILD_REGISTRY; fi
+max_jobs=()
+if [ -n "${DVBUILD_MAX_JOBS:-}" ]; then max_jobs=(--max-jobs "$DVBUILD_MAX_JOBS"); fi
 status=0
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -45,7 +54,7 @@ def fail(why):
     sys.stderr.write(f"::error::packages input: {why}\n")
     sys.exit(2)
 
-if raw.strip()[:1] in ("[", '"'):
+if raw.strip()[:1] in ("[", '"', "{"):
     try:
         value = json.loads(raw)
     except ValueError as e:
@@ -78,7 +87,7 @@ PY
 }
 
 detected() {  # package paths from detect (which also writes the step outputs), NUL-separated
-  "$dvbuild" detect --json | "$python" -c 'import json, os, sys
+  "$dvbuild" detect --json "${max_jobs[@]}" | "$python" -c 'import json, os, sys
 for p in json.load(sys.stdin)["packages"]:
     sys.stdout.buffer.write(os.fsencode(p["path"]) + b"\0")'
 }
@@ -102,6 +111,99 @@ sys.exit(0 if head.get("full_name") not in (None, os.environ.get("GITHUB_REPOSIT
 PY
 }
 
+none_given() { [ "$(printf '%s' "${DVBUILD_PACKAGES:-}" | tr -d '[:space:]')" = "[]" ]; }
+
+passed_output() {  # step output passed=: the paths whose test run passed, as JSON
+  local ok=()
+  mapfile -d '' -t ok < <(passed path)
+  "$python" -c 'import json, sys; print("passed=" + json.dumps(sys.argv[1:]))' "${ok[@]}" \
+    >> "${GITHUB_OUTPUT:-/dev/null}"
+}
+
+build() {  # build --push; images.json and the step output images=: each image by digest
+  if none_given; then
+    echo "dvbuild: no package to build"
+    echo "images=[]" >> "${GITHUB_OUTPUT:-/dev/null}"
+    return 0
+  fi
+  local code=0
+  "$dvbuild" build --push --json -- "${packages[@]}" > "$report_dir/build.json" || code=$?
+  "$python" - "$report_dir/build.json" "$report_dir/images.json" <<'PY' || code=$(( code > 1 ? code : 1 ))
+import json, os, sys
+try:
+    doc = json.load(open(sys.argv[1], encoding="utf-8"))
+except ValueError:
+    doc = {"packages": []}
+images, missing = [], []
+for r in doc["packages"]:
+    if r.get("status") not in ("built", "skipped"):
+        continue
+    ref, digest = r.get("image") or "", r.get("digest") or ""
+    if not digest.startswith("sha256:"):
+        missing.append(r["package"])
+        continue
+    last = ref.rsplit("/", 1)[-1]
+    repository = ref.rsplit(":", 1)[0] if ":" in last else ref
+    images.append({"name": r["package"], "path": r["path"], "image": ref, "digest": digest,
+                   "pinned": f"{repository}@{digest}"})
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    json.dump(images, out)
+with open(os.environ.get("GITHUB_OUTPUT") or os.devnull, "a", encoding="utf-8") as out:
+    out.write("images=" + json.dumps(images) + "\n")
+for name in missing:
+    sys.stderr.write(f"::error::{name}: no registry digest for its image (was it pushed?)\n")
+sys.exit(1 if missing else 0)
+PY
+  return "$code"
+}
+
+images() {  # DVBUILD_IMAGES -> "path NUL pinned NUL" records in $1
+  "$python" - "$1" <<'PY'
+import json, os, sys
+try:
+    records = [(i["path"], i["pinned"]) for i in json.loads(os.environ["DVBUILD_IMAGES"])]
+    assert all(isinstance(x, str) and x for pair in records for x in pair)
+except (ValueError, KeyError, TypeError, AssertionError) as e:
+    sys.stderr.write(f"::error::images input: not the images output of build ({type(e).__name__})\n")
+    sys.exit(2)
+with open(sys.argv[1], "wb") as out:
+    for path, pinned in records:
+        out.write(os.fsencode(path) + b"\0" + os.fsencode(pinned) + b"\0")
+PY
+}
+
+production() {  # `dvbuild run` of every built package: its parameters, then publish
+  if [ ${#store[@]} -eq 0 ]; then echo "::error::dvbuild run needs the store input" >&2; return 2; fi
+  images "$work/images" || return 2
+  local pairs=() i code=0
+  mapfile -d '' -t pairs < "$work/images"
+  if [ ${#pairs[@]} -eq 0 ]; then echo "dvbuild: no image built, nothing to run"; return 0; fi
+  for (( i = 0; i < ${#pairs[@]}; i += 2 )); do
+    # Until the runner starts the image itself (its entrypoint is `dvbuild run`), the
+    # production run is `dvbuild run` here, from the files the image was built from, and
+    # records the image it stands for.
+    DVBUILD_IMAGE_REF="${pairs[i+1]}" DVBUILD_IMAGE_DIGEST="${pairs[i+1]##*@}" \
+      "$dvbuild" run --out "$report_dir/production" "${store[@]}" "${catalog[@]}" \
+      -- "${pairs[i]}" || code=1
+  done
+  return "$code"
+}
+
+render() {  # manifests: of the built images, pinned by digest (DVBUILD_IMAGES), else of packages
+  if [ -z "${DVBUILD_IMAGES:-}" ]; then
+    if none_given; then echo "dvbuild: no package to render"; return 0; fi
+    "$dvbuild" render --out "$manifests_dir" -- "${packages[@]}"
+    return
+  fi
+  images "$work/images" || return 2
+  local pairs=() i code=0
+  mapfile -d '' -t pairs < "$work/images"
+  for (( i = 0; i < ${#pairs[@]}; i += 2 )); do
+    "$dvbuild" render --out "$manifests_dir" --image "${pairs[i+1]}" -- "${pairs[i]}" || code=$?
+  done
+  return "$code"
+}
+
 publish() {
   if [ ${#store[@]} -eq 0 ]; then
     echo "::error::dvbuild publish needs the store input" >&2
@@ -119,11 +221,12 @@ package_list "$work/packages" || exit 2
 mapfile -d '' -t packages < "$work/packages"
 
 case "${DVBUILD_COMMAND:-all}" in
-  detect) "$dvbuild" detect; note $? ;;
-  test) "$dvbuild" test --out "$report_dir" -- "${packages[@]}"; note $?; previews ;;
-  build) "$dvbuild" build --push -- "${packages[@]}"; note $? ;;
+  detect) "$dvbuild" detect "${max_jobs[@]}"; note $? ;;
+  test) "$dvbuild" test --out "$report_dir" -- "${packages[@]}"; note $?; previews; passed_output ;;
+  build) build; note $? ;;
+  run) production; note $? ;;
   publish) publish; note $? ;;
-  render) "$dvbuild" render --out "$manifests_dir" -- "${packages[@]}"; note $? ;;
+  render) render; note $? ;;
   comment) "$dvbuild" comment --report="$report_dir" "${store[@]}"; note $? ;;
   all)
     # On a pull request: test and comment only. Elsewhere: test, build, publish, render.
@@ -145,9 +248,11 @@ case "${DVBUILD_COMMAND:-all}" in
       else
         mapfile -d '' -t ok < <(passed path)
         if [ ${#ok[@]} -gt 0 ]; then
-          "$dvbuild" build --push -- "${ok[@]}"; note $?
+          packages=("${ok[@]}")
+          build; note $?
           publish; note $?
-          "$dvbuild" render --out "$manifests_dir" -- "${ok[@]}"; note $?
+          # Manifests of what this run pushed only, each pinned by its digest.
+          DVBUILD_IMAGES="$(cat "$report_dir/images.json" 2>/dev/null || echo '[]')" render; note $?
         fi
       fi
     fi

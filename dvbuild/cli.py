@@ -112,6 +112,11 @@ def _guarded(call: Callable[[], int]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--version"]:  # every CI job asks; the lean detect install has no typer
+        from dvbuild import __version__
+
+        print(__version__)
+        return 0
     fast = _fast_detect(args)
     return fast if fast is not None else _guarded(lambda: _run_typer(args))
 

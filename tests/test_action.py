@@ -28,6 +28,12 @@ from tests.test_pipeline import add_csv_package
 
 ROOT = Path(__file__).parent.parent
 VENV = Path(sys.executable).parent.parent
+PROFILES = {  # what each action installs (install.sh key's DVBUILD_EXTRAS)
+    str(step["env"].get("DVBUILD_EXTRAS", "all"))
+    for p in [ROOT / "action.yml", *(ROOT / "actions").glob("*/action.yml")]
+    for step in yaml.safe_load(p.read_text())["runs"]["steps"]
+    if step.get("id") == "key" and "${{" not in str(step["env"].get("DVBUILD_EXTRAS", ""))
+} | {"all"}
 EXPR = re.compile(r"\$\{\{\s*(.+?)\s*\}\}")
 
 
@@ -180,10 +186,14 @@ def prime_cache(runner: Runner, action: Path, restore: Callable[[Path], None]) -
     runner.tmp.mkdir(parents=True, exist_ok=True)
     out = runner.tmp / "key.out"
     out.write_text("")
-    env = {**os.environ, "DVBUILD_ACTION_ROOT": str(ROOT), "GITHUB_OUTPUT": str(out),
-           "RUNNER_TOOL_CACHE": str(runner.tmp / "toolcache"), "RUNNER_OS": "Linux"}
-    subprocess.run(["bash", str(ROOT / "actions" / "install.sh"), "key"], env=env, check=True)
-    restore(out)
+    for extras in PROFILES:  # each action installs its own extras
+        out.write_text("")
+        env = {**os.environ, "DVBUILD_ACTION_ROOT": str(ROOT), "GITHUB_OUTPUT": str(out),
+               "RUNNER_TOOL_CACHE": str(runner.tmp / "toolcache"), "RUNNER_OS": "Linux",
+               "DVBUILD_EXTRAS": extras}
+        env.pop("DVBUILD_INSTALLED", None)
+        subprocess.run(["bash", str(ROOT / "actions" / "install.sh"), "key"], env=env, check=True)
+        restore(out)
 
 
 def test_detect_on_a_pull_request(make_repo: Callable[..., Repo], tmp_path: Path,
@@ -195,7 +205,8 @@ def test_detect_on_a_pull_request(make_repo: Callable[..., Repo], tmp_path: Path
     assert outcome.ok, outcome.log
     assert outcome.outputs["any"] == "true"
     matrix = json.loads(outcome.outputs["matrix"])
-    assert matrix == {"include": [{"name": "two", "path": "packages/two"}]}
+    assert matrix == {"include": [{"name": "two", "path": "packages/two",
+                                   "packages": ["packages/two"]}]}
     assert outcome.outputs["report-dir"].endswith("dvbuild-report")
     assert any(p.endswith("/bin") for p in outcome.paths)  # install.sh put dvbuild on PATH
 

@@ -22,6 +22,7 @@ WORKFLOWS = [
     *sorted((ROOT / "examples" / "monorepo" / ".github" / "workflows").glob("*.yml")),
     *sorted((ROOT / "templates" / "workflow").glob("*.yml")),
 ]
+PINNED = "ec0ba4cc60bc13181ee521b8f0b62d5d7259efcb"  # the dvbuild sha the workflows pin
 SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
@@ -47,9 +48,9 @@ def steps_of(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def test_there_is_something_to_check() -> None:
-    assert len(ACTIONS) == 7
+    assert len(ACTIONS) == 9
     assert {p.parent.name for p in ACTIONS[1:]} == {
-        "detect", "test", "build", "publish", "render", "comment"}
+        "setup", "detect", "test", "build", "run", "publish", "render", "comment"}
     assert len(WORKFLOWS) >= 5
 
 
@@ -123,18 +124,58 @@ def test_hardening(path: Path) -> None:
         triggers = doc.get(True) or doc.get("on")  # YAML 1.1 reads `on` as True
         assert "pull_request_target" not in triggers, path
         assert doc.get("permissions") == {}, f"{path}: workflow-wide permissions must be empty"
-        assert "concurrency" in doc, path
+        if reusable(doc):  # the caller's workflow owns concurrency
+            assert list(triggers) == ["workflow_call"], path
+        else:
+            assert "concurrency" in doc, path
         for name, job in doc["jobs"].items():
             assert "permissions" in job, f"{path}: job {name} has no permissions"
+            if "uses" in job:  # a reusable workflow, pinned like an action
+                assert SHA_PIN.match(job["uses"]), f"{path}: {job['uses']} is not pinned"
+
+
+def reusable(doc: dict[str, Any]) -> bool:
+    return "workflow_call" in (doc.get(True) or doc.get("on") or {})
+
+
+def writers(doc: dict[str, Any]) -> dict[str, list[str]]:
+    return {name: sorted(k for k, v in job["permissions"].items() if v == "write")
+            for name, job in doc["jobs"].items()}
 
 
 def test_write_permissions_only_where_needed() -> None:
     team = load(ROOT / "templates" / "workflow" / "dvbuild.yml")
-    writers = {name: sorted(k for k, v in job["permissions"].items() if v == "write")
-               for name, job in team["jobs"].items()}
-    assert writers == {"detect": [], "test": [], "fork-pr-number": [],
-                       "comment": ["pull-requests"], "release": ["id-token"],
-                       "deploy": ["id-token"]}
+    assert writers(team) == {"pull-request": ["pull-requests"], "release": ["id-token"]}
+    pr = load(ROOT / ".github" / "workflows" / "dvbuild-pull-request.yml")
+    assert writers(pr) == {"detect": [], "test": [], "fork-pr-number": [],
+                           "comment": ["pull-requests"]}
+    release = load(ROOT / ".github" / "workflows" / "dvbuild-release.yml")
+    assert writers(release) == {"detect": [], "release": ["id-token"], "deploy": ["id-token"]}
+    # a called workflow gets no more than its caller's job grants: the caller grants the union
+    for name, called in (("pull-request", pr), ("release", release)):
+        granted = team["jobs"][name]["permissions"]
+        for job in called["jobs"].values():
+            for scope, level in job["permissions"].items():
+                assert level == "read" and scope in granted or granted.get(scope) == level, \
+                    (name, scope)
+
+
+def test_the_team_workflow_calls_the_reusable_ones_at_one_pinned_sha() -> None:
+    team = load(ROOT / "templates" / "workflow" / "dvbuild.yml")
+    calls = {name: job["uses"] for name, job in team["jobs"].items()}
+    assert calls == {
+        "pull-request": f"navikt/dvbuild/.github/workflows/dvbuild-pull-request.yml@{PINNED}",
+        "release": f"navikt/dvbuild/.github/workflows/dvbuild-release.yml@{PINNED}"}
+    for name in ("dvbuild-pull-request.yml", "dvbuild-release.yml"):
+        called = load(ROOT / ".github" / "workflows" / name)
+        assert reusable(called)
+        pins = {s["uses"].split("@")[1] for s in steps_of(called)
+                if s.get("uses", "").startswith("navikt/dvbuild/")}
+        assert pins == {PINNED}, name  # the actions of the same dvbuild release
+    release = load(ROOT / ".github" / "workflows" / "dvbuild-release.yml")
+    inputs = set((release.get(True) or release["on"])["workflow_call"]["inputs"])
+    assert {"store", "catalog", "registry", "cluster", "python-version", "max-jobs"} <= inputs
+    assert "allow-test-output" not in (ROOT / ".github" / "workflows" / "dvbuild-release.yml").read_text()
 
 
 def test_fork_comments_come_from_workflow_run() -> None:
@@ -142,8 +183,8 @@ def test_fork_comments_come_from_workflow_run() -> None:
     triggers = fork.get(True) or fork.get("on")
     assert list(triggers) == ["workflow_run"]
     assert not [s for s in steps_of(fork) if "checkout" in s.get("uses", "")]
-    team = load(ROOT / "templates" / "workflow" / "dvbuild.yml")
-    assert "head.repo.full_name == github.repository" in team["jobs"]["comment"]["if"]
+    pr = load(ROOT / ".github" / "workflows" / "dvbuild-pull-request.yml")
+    assert "head.repo.full_name == github.repository" in pr["jobs"]["comment"]["if"]
 
 
 def test_example_workflows_are_the_template() -> None:
