@@ -39,26 +39,54 @@ def instructions(dockerfile: str) -> list[str]:
 
 
 def test_layers_run_from_base_to_package_files() -> None:
-    text = render(apt=True)
+    text = render(apt=True, uv_image="dvbuild-uv:0.9.0")
     steps = instructions(text)
-    assert steps == ["FROM", "ENV", "COPY", "RUN", "RUN", "COPY", "RUN", "COPY", "RUN", "COPY",
-                     "WORKDIR", "USER", "ENTRYPOINT", "ENV", "LABEL"]
+    assert steps == ["FROM", "ENV", "COPY", "RUN", "RUN", "COPY", "COPY", "COPY", "RUN", "COPY", "RUN",
+                     "WORKDIR", "USER", "ENTRYPOINT", "COPY", "ENV", "LABEL"]
     order = [text.index(s) for s in ("FROM python:3.11-slim", "COPY .dvbuild/apt.txt",
-                                     "COPY .dvbuild/ca-certificates.crt .dvbuild/dvbuild-0.1.0",
-                                     "COPY .dvbuild/requirements.txt", "COPY --chown=10001:10001 repo/ /app/",
-                                     "LABEL")]
+                                     "COPY --from=dvbuild-uv:0.9.0 /uv /usr/local/bin/uv",
+                                     "COPY .dvbuild/requirements.lock",
+                                     "-r /opt/dvbuild/build/requirements.lock",
+                                     "COPY .dvbuild/dvbuild-0.1.0", "--no-deps",
+                                     "COPY --chown=10001:10001 repo/ /app/", "LABEL")]
     assert order == sorted(order)
     assert "HEALTHCHECK" not in text
     assert 'ENTRYPOINT ["dvbuild", "run", "/app/packages/hello"]' in text
     assert "USER 10001" in text and "WORKDIR /app/packages/hello" in text
-    assert '"/opt/dvbuild/build/dvbuild-0.1.0-py3-none-any.whl[s3]"' in text
+    assert "SSL_CERT_FILE=/opt/dvbuild/build/ca-certificates.crt" in text
+    assert "pip install" not in text.replace("uv pip install", "")  # uv installs everything
+    assert "ARG" not in text  # no index configured: uv's default
 
 
 def test_no_apt_step_without_apt_txt_and_no_ca_without_bundle() -> None:
     text = render(apt=False, ca=False, extras=[])
     assert "apt-get" not in text
-    assert "PIP_CERT" not in text and "ca-certificates.crt" not in text
+    assert "SSL_CERT_FILE" not in text and "ca-certificates.crt" not in text
     assert '"/opt/dvbuild/build/dvbuild-0.1.0-py3-none-any.whl"' in text
+
+
+def test_the_hosts_index_is_a_build_arg_not_text() -> None:
+    text = render(index=True)
+    assert "ARG UV_DEFAULT_INDEX\n" in text
+    assert text.index("ARG UV_DEFAULT_INDEX") < text.index("-r /opt/dvbuild/build/requirements.lock")
+
+
+def test_index_url_from_the_hosts_configuration(tmp_path: Path) -> None:
+    from dvbuild.image import installer
+
+    home = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    assert installer.index_url({**home, "UV_DEFAULT_INDEX": "https://uv.example/simple"}) == \
+        "https://uv.example/simple"
+    assert installer.index_url({**home, "PIP_INDEX_URL": "file:///opt/pypi/simple"}) is None
+    (tmp_path / "pip.conf").write_text("[global]\nindex-url = https://pip.example/simple\n")
+    assert installer.index_url({**home, "PIP_CONFIG_FILE": str(tmp_path / "pip.conf")}) == \
+        "https://pip.example/simple"
+    (tmp_path / "cfg/uv").mkdir(parents=True)
+    (tmp_path / "cfg/uv/uv.toml").write_text('[[index]]\nurl = "https://toml.example/simple"\n'
+                                             "default = true\n")
+    assert installer.index_url(home) in ("https://toml.example/simple", "https://pip.example/simple")
+    with pytest.raises(ConfigError, match="credentials"):
+        installer.index_url({"PIP_INDEX_URL": "https://user:token@pip.example/simple"})
 
 
 def test_labels_and_build_ids_come_last_and_quoted() -> None:
@@ -131,6 +159,19 @@ def repo(make_repo: Callable[..., Repo]) -> Repo:
     return r
 
 
+@pytest.fixture(autouse=True)
+def fake_lock(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """The lock notebooks/envs.py resolves (that module's own tests resolve for real)."""
+    calls: list[tuple[str, str]] = []
+
+    def lock(settings: object, package: object) -> str:
+        calls.append((getattr(package, "name", ""), image_plan.image_python(settings, package)))  # type: ignore[arg-type]
+        return "six==1.16.0\n"
+
+    monkeypatch.setattr(image_plan, "package_lock", lock)
+    return calls
+
+
 def settings_of(repo: Repo, **environ: str):  # type: ignore[no-untyped-def]
     return load_settings(repo.path, environ=environ)
 
@@ -166,8 +207,8 @@ def test_plan_tags_labels_and_context_tar(repo: Repo, tmp_path: Path) -> None:
     with tarfile.open(fileobj=buf) as tar:
         names = tar.getnames()
         assert all(m.mtime == 0 and m.uid == 0 for m in tar.getmembers())
-        requirements = tar.extractfile(".dvbuild/requirements.txt")
-        assert requirements is not None and requirements.read() == b"six\n"
+        lock = tar.extractfile(".dvbuild/requirements.lock")
+        assert lock is not None and lock.read() == b"six==1.16.0\n"
     assert names[0] == "Dockerfile" and ".dvbuild/dvbuild-0.1.0-py3-none-any.whl" in names
     assert "repo/packages/hello/main.ipynb" in names
     assert not any("secret" in n or ".env" in n or ".pem" in n or "README" in n for n in names)
@@ -448,3 +489,27 @@ def test_a_link_inside_the_package_carries_its_content(repo: Repo, cli: Callable
     res = cli("build", "--dry-run", "--repo", repo.path, repo.path / "packages/hello",
               env={"DVBUILD_WHEEL": str(wheel)})
     assert res.code == 0 and "repo/packages/hello/alias.csv" in res.out
+
+
+def test_the_lock_is_resolved_for_the_base_images_python(repo: Repo, tmp_path: Path,
+                                                         fake_lock: list[tuple[str, str]]) -> None:
+    wheel = tmp_path / "dvbuild-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"wheel")
+    package = load_package(repo.path / "packages/hello", repo.path)
+    image_plan.plan(settings_of(repo), image_plan.target(settings_of(repo), package), wheel)
+    settings = settings_of(repo, DVBUILD_BASE_IMAGE="python:3.12-slim")
+    assert image_plan.image_python(settings, package) in ("3.11", "3.12")  # dvbuild.yaml's wins
+    repo.write("dvbuild.yaml", "base_image: docker.io/library/python:3.13-slim-bookworm\n")
+    assert image_plan.image_python(settings_of(repo), package) == "3.13"
+    assert fake_lock == [("hello", "3.11")]  # debian:12
+
+
+def test_a_test_run_in_an_image_gets_only_what_its_secrets_name(repo: Repo) -> None:
+    from dvbuild.image.testrun import passed_environ
+
+    repo.write_package("packages/sec", "sec", secrets={"DB": "env:PROD_DB", "API": "vault:kv/x#k"})
+    package = load_package(repo.path / "packages/sec", repo.path)
+    environ = {"PROD_DB": "pw", "VAULT_ADDR": "https://vault", "GITHUB_TOKEN": "t", "HOME": "/root",
+               "DVBUILD_READ_FIRST": "file:///out/.upstream"}
+    assert passed_environ(environ, package) == {
+        "DVBUILD_READ_FIRST": "file:///out/.upstream", "PROD_DB": "pw", "VAULT_ADDR": "https://vault"}

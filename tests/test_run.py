@@ -102,3 +102,28 @@ def test_missing_secret_fails_the_run(tmp_path: Path, cli: Callable[..., Any],
     assert result.code == 1
     assert "NOPE_NOT_SET" in result.err
     assert len(httpserver.log) == 1
+
+
+def test_run_test_mode_uses_test_parameters_and_publishes_nothing(
+    tmp_path: Path, cli: Callable[..., Any], httpserver: HTTPServer,
+) -> None:
+    """What `dvbuild test --image` runs inside the image: a test run with its report."""
+    folder = package(tmp_path / "plain" / "pkg", WRITE_CSV, parameters={"rows": 5},
+                     test_parameters={"rows": 2}, resources=[{"name": "t", "path": "t.csv"}])
+    out, store = tmp_path / "out", tmp_path / "store"
+    (tmp_path / "plain" / "dvbuild.yaml").write_text(f"store: file://{store}\n")
+    result = cli("run", folder, "--test", "--out", out, cwd=tmp_path,
+                 env={"DVBUILD_COMMIT": "c" * 40, "DVBUILD_INPUT_HASH": "f" * 64, **IMAGE_ENV,
+                      "DVBUILD_NOTIFY_WEBHOOK": httpserver.url_for("/hook")})
+    assert result.code == 0, result.err
+    report = json.loads((out / "pkg/report.json").read_text())
+    assert report["mode"] == "test" and report["parameters"] == {"rows": 2}
+    assert report["image"] == {"ref": "r.io/team/pkg:abc", "digest": "sha256:" + "e" * 64}
+    assert report["resources"][0]["rows"] == 2 and (out / "pkg/main.html").is_file()
+    assert not store.exists()
+    (folder / "main.ipynb").write_text(notebook("raise ValueError('boom')", params="rows = 1"))
+    failed = cli("run", folder, "--test", "--out", out, cwd=tmp_path,
+                 env={"DVBUILD_NOTIFY_WEBHOOK": httpserver.url_for("/hook")})
+    assert failed.code == 1 and "boom" in failed.err
+    assert json.loads((out / "pkg/report.json").read_text())["status"] == "failed"
+    assert not httpserver.log  # a test run notifies nobody

@@ -8,7 +8,7 @@ and a failure carries the whole output of the step that failed.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any
 
 from dvbuild.errors import MissingDependency, ServiceError
@@ -100,6 +100,15 @@ class DockerEngine:
             raise ServiceError(f"cannot ask the registry about {ref}: {_short(e)}") from None
         return True
 
+    def registry_digest(self, ref: str, auth: Mapping[str, str] | None) -> str:
+        """The manifest digest the registry serves for `ref` (what `name@digest` pulls)."""
+        docker = _sdk()
+        try:
+            found = self.api.inspect_distribution(ref, auth_config=dict(auth) if auth else None)
+        except docker.errors.APIError as e:
+            raise ServiceError(f"cannot ask the registry for {ref}'s digest: {_short(e)}") from None
+        return str(found["Descriptor"]["digest"])
+
     def tag(self, image: str, ref: str) -> None:
         repository, tag = split_ref(ref)
         self.api.tag(image, repository, tag)
@@ -114,6 +123,37 @@ class DockerEngine:
                                    hint="check the registry address and its credentials")
             if event.get("status") and "id" not in event:
                 log(str(event["status"]))
+
+    def digest(self, ref: str) -> str:
+        """The registry digest when the image was pushed or pulled, else its image id."""
+        image = self.api.inspect_image(ref)
+        repo_digests = [d for d in image.get("RepoDigests") or [] if "@" in d]
+        return str(repo_digests[0].split("@", 1)[1] if repo_digests else image["Id"])
+
+    def run(
+        self, image: str, command: Sequence[str], *, mounts: Mapping[str, str],
+        env: Mapping[str, str], network: str, log: LineSink, user: str | None = None,
+    ) -> int:
+        """Run `image` (its entrypoint) with `command` to the end: host folder -> container
+        folder mounts, its output streamed to `log` line by line; returns the exit code."""
+        host_config = self.api.create_host_config(
+            binds={host: {"bind": inside, "mode": "rw"} for host, inside in mounts.items()},
+            network_mode=network)
+        container = self.api.create_container(image, command=list(command), environment=dict(env),
+                                              user=user, host_config=host_config)
+        try:
+            self.api.start(container)
+            pending = ""
+            for chunk in self.api.logs(container, stream=True, follow=True):
+                pending += chunk.decode(errors="replace")
+                *lines, pending = pending.split("\n")
+                for line in lines:
+                    log(_plain(line))
+            if pending:
+                log(_plain(pending))
+            return int(self.api.wait(container)["StatusCode"])
+        finally:
+            self.api.remove_container(container, force=True)
 
     def labels(self, ref: str) -> dict[str, str]:
         config = self.api.inspect_image(ref).get("Config") or {}

@@ -21,16 +21,20 @@ from dvbuild.errors import DvbuildError
 
 if TYPE_CHECKING:
     from dvbuild.notebooks.report import Report
+    from dvbuild.package import Package
+    from dvbuild.settings import Settings
 
 PATH = typer.Argument(..., help="The package folder.", file_okay=False, exists=True)
 STORE = typer.Option(None, "--store", help="Publish target (default: $DVBUILD_STORE, dvbuild.yaml).")
 CATALOG = typer.Option(None, "--catalog", help="Catalog URL (default: $DVBUILD_CATALOG, dvbuild.yaml).")
 NO_PUBLISH = typer.Option(False, "--no-publish", help="Run the notebooks only.")
 OUT = typer.Option(None, "--out", help="Where OUT/<name>/ is written (default: a temporary folder).")
+TEST = typer.Option(False, "--test", help="A test run: test_parameters, report mode test, "
+                    "nothing published or notified (what `dvbuild test --image` runs).")
 
 
 def run(path: Path = PATH, store: str | None = STORE, catalog: str | None = CATALOG,
-        no_publish: bool = NO_PUBLISH, out: Path | None = OUT) -> int:
+        no_publish: bool = NO_PUBLISH, out: Path | None = OUT, test: bool = TEST) -> int:
     """Run a package's notebooks with its production parameters, then publish."""
     from dvbuild import notebooks
     from dvbuild.package import load_package
@@ -39,6 +43,8 @@ def run(path: Path = PATH, store: str | None = STORE, catalog: str | None = CATA
     env = settings.environ
     package = load_package(path, settings.root)
     target = out or _temp_out()
+    if test:
+        return _test_run(settings, package, target)
     report = notebooks.run_package(settings, package, target, mode="run")
     store_url = store or settings.config.store
     catalog_url = catalog or settings.config.catalog
@@ -53,6 +59,21 @@ def run(path: Path = PATH, store: str | None = STORE, catalog: str | None = CATA
         console.log(f"{package.name}: run passed in {report['duration']:.1f}s")
         return 0
     return fail(env, report, problem)
+
+
+def _test_run(settings: Settings, package: Package, out: Path) -> int:
+    """The package's test run where this dvbuild is (inside its image, for `test --image`):
+    OUT/<name>/ and its report.json as `dvbuild test` writes them; exit 1 when it failed."""
+    from dvbuild import notebooks
+    from dvbuild.notebooks.report import details, summary_line
+
+    report = notebooks.run_package(settings, package, out, mode="test")
+    console.log(summary_line(report))
+    if report["status"] == "passed":
+        return 0
+    for line in details(report):
+        console.log(line)
+    return 2 if report["status"] == "invalid" else 1
 
 
 def record_failure(catalog_url: str, environ: Mapping[str, str], report: Report) -> None:

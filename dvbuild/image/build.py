@@ -50,6 +50,15 @@ class Engine(Protocol):
 
     def push(self, ref: str, auth: Mapping[str, str] | None, log: Callable[[str], None]) -> None: ...
 
+    def digest(self, ref: str) -> str: ...
+
+    def registry_digest(self, ref: str, auth: Mapping[str, str] | None) -> str: ...
+
+    def run(
+        self, image: str, command: Sequence[str], *, mounts: Mapping[str, str],
+        env: Mapping[str, str], network: str, log: Callable[[str], None], user: str | None = None,
+    ) -> int: ...
+
 
 @dataclass
 class BuildResult:
@@ -65,6 +74,7 @@ class BuildResult:
     error: str | None = None
     dockerfile: str | None = None
     context: list[str] | None = None
+    digest: str | None = None  # pushed (or already in the registry): its manifest digest
 
     def as_json(self) -> dict[str, Any]:
         doc = {k: v for k, v in self.__dict__.items() if k not in ("dockerfile", "context")}
@@ -184,6 +194,8 @@ def _build_safely(
     try:
         result = build_one(settings, engine, package, wheels=wheels, push=push, tag=tag,
                            commit=commit)
+        if push and result.image:  # what a manifest pins: `repository@digest`
+            result.digest = engine.registry_digest(result.image, registry_auth(settings.environ))
     except DvbuildError as e:
         result = _failed(package, str(e))
     result.duration = round(time.monotonic() - started, 3)
@@ -206,6 +218,7 @@ def build_one(
     p = plan(settings, t, wheels())
     cache = f"{t.repository}:{CACHE_TAG}"
     with console.group(f"build {package.name}"):
+        _uv_image(engine)
         cache_from = _cache_from(settings, engine, cache, auth)
         result.image_id = _engine_build(engine, p, tags[0], cache_from)
     for ref in [*tags[1:], cache]:
@@ -260,6 +273,22 @@ def _cache_from(settings: Settings, engine: Engine, cache: str,
     return []
 
 
+def _uv_image(engine: Engine) -> str:
+    """The one-file image the Dockerfile copies uv from, built from the host's binary
+    when the engine does not have it yet."""
+    import tempfile
+
+    from dvbuild.image import installer
+
+    ref = installer.uv_image()
+    if not engine.exists(ref):
+        with tempfile.TemporaryFile() as context:
+            context_tar(installer.uv_image_files(), context)
+            engine.build(context, tag=ref, labels={}, buildargs={}, network_mode="none",
+                         log=console.log)
+    return ref
+
+
 def _engine_build(engine: Engine, p: Plan, ref: str, cache_from: list[str]) -> str:
     import tempfile
 
@@ -272,8 +301,8 @@ def _engine_build(engine: Engine, p: Plan, ref: str, cache_from: list[str]) -> s
             # builder would add one step per label.
             return engine.build(
                 context, tag=ref, labels=p.labels if p.own else {}, network_mode="host",
-                log=console.log, buildargs=_buildargs(p.target) if p.own else {},
-                cache_from=cache_from,
+                log=console.log, cache_from=cache_from,
+                buildargs={**p.buildargs, **(_buildargs(p.target) if p.own else {})},
             )
         except BuildFailed as e:
             step = "\n".join(e.step[-200:])
@@ -287,8 +316,8 @@ def _buildargs(t: Target) -> dict[str, str]:
 
 
 def _build_hint(text: str) -> str:
-    if "requirements.txt" in text:
-        return "check the package's requirements.txt: pip's error is above"
+    if "requirements" in text:
+        return "check the package's requirements.txt: uv's error is above"
     if "apt-get" in text:
         return "check the package's apt.txt"
     return ""

@@ -3,8 +3,8 @@
 Not the whole monorepo: the package folder, its `depends_on` files and
 dvbuild.yaml (as git sees the working tree: tracked, or untracked and not
 git-ignored), minus `.dockerignore` rules and ALWAYS_EXCLUDED, under `repo/`;
-plus `.dvbuild/` (dvbuild's wheel, the host's CA bundle for pip, the package's
-requirements.txt and apt.txt) and the Dockerfile.
+plus `.dvbuild/` (dvbuild's wheel, the host's CA bundle for uv, the package's
+requirements.lock and apt.txt) and the Dockerfile.
 """
 
 from __future__ import annotations
@@ -176,17 +176,19 @@ def host_ca_bundle(environ: Mapping[str, str]) -> Path | None:
 
 def context_files(
     settings: Settings, package: Package, dockerfile: str, wheel: Path, ca: Path | None,
+    lock: str = "",
 ) -> list[ContextFile]:
+    """`lock`: the package's requirements.lock (notebooks/envs.py), installed as it is."""
     repo = package_files(settings, package)
     refuse_links(settings, package, repo)
     files = [ContextFile("Dockerfile", data=dockerfile.encode())]
     files.append(ContextFile(f".dvbuild/{wheel.name}", source=wheel))
     if ca is not None:
         files.append(ContextFile(".dvbuild/ca-certificates.crt", source=ca))
-    for name in ("requirements.txt", "apt.txt"):
-        own = package.folder / name
-        files.append(ContextFile(f".dvbuild/{name}", source=own) if own.is_file()
-                     else ContextFile(f".dvbuild/{name}", data=b""))
+    files.append(ContextFile(".dvbuild/requirements.lock", data=lock.encode()))
+    apt = package.folder / "apt.txt"
+    files.append(ContextFile(".dvbuild/apt.txt", source=apt) if apt.is_file()
+                 else ContextFile(".dvbuild/apt.txt", data=b""))
     for rel in repo:
         source = settings.root / rel
         mode = 0o755 if source.stat().st_mode & 0o111 else 0o644

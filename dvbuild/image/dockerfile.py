@@ -77,11 +77,14 @@ def render_dockerfile(
     *, name: str, path: str, base_image: str, wheel: str, extras: Sequence[str],
     apt: bool, ca: bool, commit: str = "", input_hash: str = "", image_ref: str = "",
     labels: Mapping[str, str] | None = None, uid: int = IMAGE_UID,
+    uv_image: str = "dvbuild-uv:latest", index: bool = False,
 ) -> str:
-    """The template rendered (pure: strings in, text out)."""
+    """The template rendered (pure: strings in, text out). `uv_image` holds the uv binary
+    (COPY --from); `index`: the build passes the host's package index as a build arg."""
     values = {
         "name": name, "path": path, "base_image": base_image, "wheel": wheel,
         "extras": list(extras), "apt": apt, "ca": ca, "uid": uid, "dvbuild_version": __version__,
+        "uv_image": uv_image, "index": index,
         "commit": commit, "input_hash": input_hash, "image_ref": image_ref,
         "labels": dict(labels or {}),
     }
@@ -99,6 +102,7 @@ def dockerquote(value: str) -> str:
 
 def choose_dockerfile(
     settings: Settings, t: Target, *, wheel: str, ca: bool, labels: Mapping[str, str],
+    uv_image: str = "dvbuild-uv:latest", index: bool = False,
 ) -> tuple[str, str]:
     """(text, source): the package's own Dockerfile wins, else the template."""
     package = t.package
@@ -109,6 +113,7 @@ def choose_dockerfile(
         name=package.name, path=package.path, base_image=base_image(settings, package),
         wheel=wheel, extras=extras(package), apt=(package.folder / "apt.txt").is_file(), ca=ca,
         commit=t.commit, input_hash=t.input_hash, image_ref=t.tags[0], labels=labels,
+        uv_image=uv_image, index=index,
     )
     return text, "template"
 

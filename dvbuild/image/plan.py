@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dvbuild import __version__, gitio
+from dvbuild import __version__, console, gitio
 from dvbuild.detect.inputs import input_hash, worktree_input_hash
 from dvbuild.errors import DvbuildError
 from dvbuild.image.context import ContextFile, context_files, host_ca_bundle
@@ -17,6 +17,8 @@ from dvbuild.image.dockerfile import choose_dockerfile
 from dvbuild.image.naming import Target, repository
 from dvbuild.package import Package
 from dvbuild.settings import Settings
+
+DEFAULT_PYTHON = "3.11"  # python:3.11-slim, dvbuild's default base image
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class Plan:
     dockerfile_source: str  # "template" or the package's own Dockerfile (repo-relative)
     files: tuple[ContextFile, ...]
     labels: Mapping[str, str]
+    buildargs: Mapping[str, str] = field(default_factory=dict)  # the host's package index
 
     @property
     def own(self) -> bool:
@@ -104,14 +107,34 @@ def target(settings: Settings, package: Package, commit: str | None = None) -> T
 
 
 def plan(settings: Settings, t: Target, wheel: Path) -> Plan:
+    from dvbuild.image import installer
+
     package = t.package
     ca = host_ca_bundle(settings.environ)
     found = labels(settings, package, t.commit, t.input_hash)
+    index = installer.index_url(settings.environ)
     dockerfile, source = choose_dockerfile(settings, t, wheel=wheel.name, ca=ca is not None,
-                                           labels=found)
-    return Plan(
-        target=t, dockerfile=dockerfile, dockerfile_source=source,
-        files=tuple(context_files(settings, package, dockerfile, wheel, ca)), labels=found,
-    )
+                                           labels=found, uv_image=installer.uv_image(),
+                                           index=index is not None)
+    files = context_files(settings, package, dockerfile, wheel, ca, lock=package_lock(settings, package))
+    return Plan(target=t, dockerfile=dockerfile, dockerfile_source=source, files=tuple(files),
+                labels=found, buildargs={installer.INDEX_ARG: index} if index else {})
 
 
+def package_lock(settings: Settings, package: Package) -> str:
+    """The lock `dvbuild test` runs the package with (notebooks/envs.py), for the image's
+    Python: the same pins, installed by the same tool."""
+    from dvbuild.notebooks import envs
+
+    lock = envs.lock_for(package, python=image_python(settings, package), environ=settings.environ,
+                         log=console.log)
+    return str(lock.text)
+
+
+def image_python(settings: Settings, package: Package) -> str:
+    """The Python of the base image when its name says it (`python:3.12-slim`), else 3.11."""
+    from dvbuild.image.dockerfile import base_image
+
+    name, _, tag = base_image(settings, package).rpartition(":")
+    match = re.match(r"(3\.\d+)", tag)
+    return match.group(1) if name.rsplit("/", 1)[-1] == "python" and match else DEFAULT_PYTHON
