@@ -2,7 +2,7 @@
 # System packages the test suite needs: installed when missing, from the
 # machine's own apt sources. Needs root (CI and the dev machines run as root).
 set -eu
-PKGS="git docker.io docker-registry postgresql debootstrap ca-certificates"
+PKGS="git docker.io docker-registry postgresql debootstrap ca-certificates nodejs"  # nodejs: act runs the JS actions (checkout, cache, artifacts)
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
