@@ -18,6 +18,9 @@ from dvbuild.settings import load_settings
 from tests.conftest import Repo
 
 SECRET = "s3cr3t-Value-9f8e7d"
+# what a notebook importing pandas declares: each package runs in its own environment
+# (notebooks/envs.py); the example monorepo's packages declare the same, so they share one
+DATA_REQUIREMENTS = "pandas>=2\npyarrow>=15\n"
 
 
 def notebook(*cells: str, params: str | None = None, kernel: str | None = "python3") -> str:
@@ -49,6 +52,7 @@ def build(repo: Repo) -> None:
         "print(open('sample/data.txt').read())",
         params="rows = 1000000\nlabel = 'full'"))
     repo.write("p/a/sample/data.txt", "bundled sample\n")
+    repo.write("p/a/requirements.txt", DATA_REQUIREMENTS)
     repo.write_package("p/a", parameters={"rows": 1000000, "label": "prod"},
                        test_parameters={"rows": 7}, resources=[{"name": "out", "path": "out.csv"}])
     repo.write("p/hang/main.ipynb", notebook("import time", "time.sleep(3600)", "print('never')"))
@@ -81,6 +85,7 @@ def build(repo: Repo) -> None:
         "df = pd.DataFrame({'a': [1, 2, 3], 'b': [0.5, 1.5, 2.5], 'c': ['x', 'y', 'z']})",
         "df.to_parquet('t.parquet')",
         "json.dump(df.to_dict(orient='records'), open('t.json', 'w'))"))
+    repo.write("p/r/requirements.txt", DATA_REQUIREMENTS)
     repo.write_package("p/r", resources=[{"name": "t", "path": "t.parquet", "format": "parquet"},
                                          {"name": "j", "path": "t.json", "format": "json"}])
     repo.write("p/bare/main.ipynb", notebook("print(x * 2)", params="x = 1", kernel=None))
@@ -400,6 +405,7 @@ def test_read_dp_is_recorded_in_the_report(repo: Repo, tmp_path: Path) -> None:
         "a = dvbuild.read_dp('befolkning', 'tab'); b = dvbuild.read_dp('kommuner', 'tab')",
         "dvbuild.read_dp('befolkning', 'tab')",  # read twice, recorded once
         "a.merge(b, on='a').to_csv('out.csv', index=False)"))
+    repo.write("p/down/requirements.txt", DATA_REQUIREMENTS)
     repo.write_package("p/down", reads=["befolkning"], resources=[{"name": "out", "path": "out.csv"}])
     repo.commit()
     environ = {**os.environ, "DVBUILD_CACHE_DIR": str(tmp_path / "cache")}

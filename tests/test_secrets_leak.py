@@ -22,7 +22,7 @@ import pytest
 
 from dvbuild import console
 from tests.conftest import Repo
-from tests.test_notebooks import notebook
+from tests.test_notebooks import DATA_REQUIREMENTS, notebook
 
 TOKEN = "Tok/en\"<&'-9f8e7d-Zq"
 PEM_LINES = ["MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
@@ -63,11 +63,13 @@ EMIT = [
 def build(repo: Repo) -> None:
     strong = {"API_TOKEN": "env:LEAK_TOKEN", "PEM_KEY": "env:LEAK_PEM", "SA_JSON": "env:LEAK_SA"}
     repo.write("p/leaky/main.ipynb", notebook(*EMIT))
+    repo.write("p/leaky/requirements.txt", DATA_REQUIREMENTS)
     repo.write_package("p/leaky", secrets=strong, resources=[
         {"name": "t", "path": "t.csv"}, {"name": "j", "path": "t.json", "format": "json"}])
     repo.write("p/binary/main.ipynb", notebook(
         "import os, pandas as pd",
         "pd.DataFrame({'secret': [os.environ['API_TOKEN']]}).to_parquet('t.parquet')"))
+    repo.write("p/binary/requirements.txt", DATA_REQUIREMENTS)
     repo.write_package("p/binary", secrets=strong, resources=[
         {"name": "t", "path": "t.parquet", "format": "parquet"}])
     weak = {"DB_USER": "env:LEAK_USER", "DB_PORT": "env:LEAK_PORT"}
@@ -75,6 +77,7 @@ def build(repo: Repo) -> None:
         "import os, pandas as pd; os.makedirs('data', exist_ok=True)",
         "pd.DataFrame({'aar': range(100), 'ledige': range(100)})"
         ".to_csv('data/ledighet.csv', index=False)"))
+    repo.write("p/common/requirements.txt", DATA_REQUIREMENTS)
     repo.write_package("p/common", secrets=weak,
                        resources=[{"name": "ledighet", "path": "data/ledighet.csv"}])
     repo.write("p/commonleak/main.ipynb", notebook(

@@ -20,6 +20,8 @@ PATHS = typer.Argument(None, help="Package folders (default: the package folder 
 OUT = typer.Option(None, "--out", help="Where OUT/<name>/ is written (default: out/ in the "
                    "monorepo root).")
 JOBS = typer.Option(0, "--jobs", "-j", min=0, help="Packages in parallel (default: CPUs).")
+IMAGE = typer.Option(False, "--image", help="Run inside each package's image (built first, or "
+                     "reused by its content-hash tag) through its entrypoint, `dvbuild run --test`.")
 
 
 def test(
@@ -28,6 +30,7 @@ def test(
     jobs: int = JOBS,
     as_json: bool = JSON_OPTION,
     repo: Path = REPO_OPTION,
+    image: bool = IMAGE,
 ) -> int:
     """Convert and test-run notebooks; write OUT/<name>/report.json, executed notebooks, HTML."""
     from dvbuild import notebooks
@@ -37,8 +40,13 @@ def test(
     packages = select(discover(settings.root), paths_or_here(paths, settings), settings.root)
     out = out if out is not None else settings.root / DEFAULT_OUT
     upstream = f"file://{(out / UPSTREAM).resolve()}"  # outputs that later packages read
-    reports = notebooks.test_in_layers(settings, packages, out, upstream_store=upstream,
-                                       jobs=jobs or None)
+    if image:
+        from dvbuild.image.testrun import test_in_images
+
+        reports = test_in_images(settings, packages, out, upstream_store=upstream)
+    else:
+        reports = notebooks.test_in_layers(settings, packages, out, upstream_store=upstream,
+                                           jobs=jobs or None)
     show(reports, out, as_json)
     return exit_code(reports)
 

@@ -1,6 +1,7 @@
 """Test and production runs of packages' notebooks: copy, run on real kernels, report.
 
     prepare (parent)   validate -> secrets -> fresh copy at OUT/<name>/ -> job
+    envs (parent)      a test run's lock and environment per package, just before its job
     pool (parent)      jobs handed to worker processes, logs prefixed per package
     progress (parent)  plain lines in CI, a live display on a terminal
     worker (child)     engine.run_notebook per notebook -> convert -> resources
@@ -22,6 +23,7 @@ from dvbuild.package import Package
 from dvbuild.settings import Settings
 
 if TYPE_CHECKING:
+    from dvbuild.notebooks import pool
     from dvbuild.notebooks.prepare import Prepared
     from dvbuild.notebooks.progress import Display
     from dvbuild.notebooks.report import Report
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 Resolvers = Mapping[str, "SecretResolver"]
 
 Mode = Literal["test", "run"]
+Runner = Callable[[Settings, list[Package], Path], list["Report"]]
 WORKER_GRACE = 120.0  # kernel start, conversion and resource checks on top of the timeouts
 # credentials of the CI machinery, not of the package: a notebook (maybe from a pull
 # request) never sees them unless its `secrets` map them explicitly
@@ -61,8 +64,9 @@ def test_packages(settings: Settings, packages: list[Package], out: Path, *,
     tasks: list[pool.Task] = [(item.job, _deadline(item), _sink(item, out, display),
                                _on_done(item, display)) for item in runnable if item.job]
     workers = jobs or os.cpu_count() or 1
+    setup = _environments(settings, runnable) if own_envs(settings, mode) else None
     try:
-        pool.run_jobs(tasks, workers, _worker_environ(settings))
+        pool.run_jobs(tasks, workers, _worker_environ(settings), setup)
     finally:
         display.close()
     return [item.report for item in prepared]
@@ -70,8 +74,10 @@ def test_packages(settings: Settings, packages: list[Package], out: Path, *,
 
 def test_in_layers(settings: Settings, packages: list[Package], out: Path, *,
                    upstream_store: str, upstream_catalog: str | None = None,
-                   jobs: int | None = None, commit: str | None = None) -> list[Report]:
+                   jobs: int | None = None, commit: str | None = None,
+                   runner: Runner | None = None) -> list[Report]:
     """Test runs in `reads` order: a package runs after the selected packages it reads.
+    `runner` runs one layer (default: test_packages here; `test --image`: in images).
     The passed outputs a later layer reads are published (as test output) to
     `upstream_store`, which that layer's read_dp reads first ($DVBUILD_READ_FIRST):
     a downstream test sees what its upstream's test just made."""
@@ -82,7 +88,9 @@ def test_in_layers(settings: Settings, packages: list[Package], out: Path, *,
     reports: list[Report] = []
     later = settings._replace(environ={**settings.environ, FIRST_ENV: upstream_store})
     for i, layer in enumerate(layers):
-        reports += test_packages(later if i else settings, layer, out, jobs=jobs)
+        chosen = later if i else settings
+        reports += (runner(chosen, layer, out) if runner
+                    else test_packages(chosen, layer, out, jobs=jobs))
         read = {name for rest in layers[i + 1:] for p in rest for name in p.reads}
         _publish_read(settings, out, layer, reports, read, upstream_store, upstream_catalog, commit)
     return reports
@@ -104,6 +112,46 @@ def _publish_read(settings: Settings, out: Path, layer: list[Package], reports: 
 def run_package(settings: Settings, package: Package, out: Path, *, mode: Mode,
                 resolvers: Resolvers | None = None) -> Report:
     return test_packages(settings, [package], out, jobs=1, mode=mode, resolvers=resolvers)[0]
+
+
+def own_envs(settings: Settings, mode: Mode) -> bool:
+    """A test run gives each package its own environment (envs.py). A production run,
+    any run inside a built image (its venv is the package's environment) and the escape
+    hatch DVBUILD_SHARED_ENV=1 run the kernels on dvbuild's own interpreter."""
+    from dvbuild.notebooks import envs
+
+    return mode == "test" and not settings.image.ref and not envs.shared(settings.environ)
+
+
+def _environments(settings: Settings, runnable: list[Prepared]) -> pool.Setup:
+    """The step before a package's job goes to a worker (in the pool's thread for it, so
+    packages wait only for their own environment): lock, env, OUT/<name>/requirements.lock,
+    and the env's kernel in the job. A failure fails that package alone, with the
+    resolver's message."""
+    from dvbuild.errors import DvbuildError
+    from dvbuild.notebooks import envs
+    from dvbuild.notebooks.prepare import clear
+
+    items = {item.package.name: item for item in runnable}
+    python = envs.running_python()
+
+    def setup(job: dict[str, Any], sink: pool.LogSink) -> dict[str, Any] | None:
+        item = items[job["name"]]
+        progress = getattr(sink, "progress", sink)
+        try:
+            lock = envs.lock_for(item.package, python=python, environ=settings.environ, log=progress)
+            env = envs.ensure_env(lock, environ=settings.environ, log=progress)
+        except DvbuildError as e:
+            for line in str(getattr(e, "detail", e)).splitlines():
+                sink(line)
+            clear(item.dir)  # as after any failure before a kernel: report.json alone
+            return {"environment": e.message}
+        envs.write_lock(lock, item.dir)
+        item.baseline[envs.LOCK_FILE] = lock.sha256  # dvbuild's, not the run's: not swept
+        job["kernel"] = env.as_job()
+        return None
+
+    return setup
 
 
 def _claim(out: Path) -> None:

@@ -21,6 +21,8 @@ from typing import Any
 from dvbuild.notebooks import outcome
 
 DEFAULT_KERNEL = "python3"
+ENV_KERNEL = "dvbuild"  # a package environment's own kernelspec (envs.py)
+PYTHON_KERNELS = (DEFAULT_KERNEL, ENV_KERNEL)
 START_TIMEOUT = 60
 START_ATTEMPTS = 3
 QUIET_LOGGERS = ("papermill", "traitlets", "nbclient")
@@ -73,16 +75,32 @@ class Watchdog:
             self._thread.join()
 
 
-def choose_kernel(nb: Any, display: str) -> tuple[str, list[str]]:
-    """The notebook's kernel if installed here, else the default Python kernel."""
+def choose_kernel(nb: Any, display: str, python: str = DEFAULT_KERNEL) -> tuple[str, list[str]]:
+    """The notebook's kernel if installed here, else `python` (the package's Python
+    kernel). With a package environment, a Python kernel of another name runs there too."""
     from jupyter_client.kernelspec import KernelSpecManager
 
     name = (nb.metadata.get("kernelspec") or {}).get("name")
     if not name:
-        return DEFAULT_KERNEL, [f"{display}: no kernelspec in the notebook; ran on {DEFAULT_KERNEL}"]
-    if name == DEFAULT_KERNEL or name in KernelSpecManager().find_kernel_specs():
-        return str(name), []
-    return DEFAULT_KERNEL, [f"{display}: kernel {name!r} is not installed here; ran on {DEFAULT_KERNEL}"]
+        return python, [f"{display}: no kernelspec in the notebook; ran on {DEFAULT_KERNEL}"]
+    if name in (DEFAULT_KERNEL, python):
+        return python, []
+    installed = KernelSpecManager().find_kernel_specs()
+    if name not in installed:
+        return python, [f"{display}: kernel {name!r} is not installed here; ran on {DEFAULT_KERNEL}"]
+    if python != DEFAULT_KERNEL and _spec_language(Path(installed[name])) == "python":
+        return python, [f"{display}: kernel {name!r} is a Python kernel; ran on the package's "
+                        "environment"]
+    return str(name), []
+
+
+def _spec_language(folder: Path) -> str:
+    import json
+
+    try:
+        return str(json.loads((folder / "kernel.json").read_text(encoding="utf-8"))["language"]).lower()
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""  # its start will say what is wrong with it
 
 
 def read_notebook(path: Path) -> Any:
@@ -162,12 +180,13 @@ class _State:
 
 def run_notebook(path: Path, display: str, *, parameters: dict[str, Any], timeout: float,
                  log: Callable[[str], None], on_kernel: Callable[[int], None],
-                 timeout_field: str = "timeout") -> NotebookRun:
+                 timeout_field: str = "timeout", python: str = DEFAULT_KERNEL) -> NotebookRun:
     """Execute `path` in place (cwd = its folder); the executed notebook is in the result.
-    `timeout_field` names the setting the timeout came from, for the message."""
+    `timeout_field` names the setting the timeout came from, for the message; `python`
+    is the kernel Python notebooks run on (ENV_KERNEL: the package's environment)."""
     source = read_v4(path)
     run = NotebookRun(path=display)
-    kernel, run.warnings = choose_kernel(source, display)
+    kernel, run.warnings = choose_kernel(source, display, python)
     outcome.tag_sources(source)
     total = len(source.cells)
     start = time.monotonic()
@@ -262,13 +281,13 @@ def _language(nb: Any, kernel: str) -> str | None:
     # papermill needs a language to write parameters; a bare notebook on python3 is Python
     known = (nb.metadata.get("kernelspec") or {}).get("language") or (
         nb.metadata.get("language_info") or {}).get("name")
-    return None if known or kernel != DEFAULT_KERNEL else "python"
+    return None if known or kernel not in PYTHON_KERNELS else "python"
 
 
 def _quiet_kernel(kernel: str) -> dict[str, Any]:
     # ipykernel's own start-up warnings on the kernel's stderr are noise in a CI log;
     # what the notebook prints arrives through the notebook, not through stderr
-    return {"extra_arguments": ["--IPKernelApp.log_level=ERROR"]} if kernel == DEFAULT_KERNEL else {}
+    return {"extra_arguments": ["--IPKernelApp.log_level=ERROR"]} if kernel in PYTHON_KERNELS else {}
 
 
 def _conclude(run: NotebookRun, state: _State, exc: BaseException | None, limit: str) -> None:

@@ -125,17 +125,22 @@ def _now() -> float:
 
 # (job, deadline in seconds, log sink, on_result(result, seconds the job ran))
 Task = tuple[dict[str, Any], float, LogSink, Callable[[dict[str, Any], float], None]]
+# run in the parent before a job goes to a worker (it may add to the job): None to go on,
+# else the job's result (the job is not run)
+Setup = Callable[[dict[str, Any], LogSink], "dict[str, Any] | None"]
 
 
-def run_jobs(tasks: list[Task], jobs: int, environ: Mapping[str, str]) -> None:
-    """Run (job, deadline, log sink, on_result) tasks on up to `jobs` workers. SIGINT and
-    SIGTERM stop every worker and kernel at once, then exit 130 / 143."""
+def run_jobs(tasks: list[Task], jobs: int, environ: Mapping[str, str],
+             setup: Setup | None = None) -> None:
+    """Run (job, deadline, log sink, on_result) tasks on up to `jobs` workers, each after
+    its `setup` (in the task's own thread: one slow setup holds up no other task). SIGINT
+    and SIGTERM stop every worker and kernel at once, then exit 130 / 143."""
     pending: queue.Queue[Task] = queue.Queue()
     for t in tasks:
         pending.put(t)
     live: list[Worker] = []
     stopping = threading.Event()
-    threads = [threading.Thread(target=_serve, args=(pending, environ, live, stopping),
+    threads = [threading.Thread(target=_serve, args=(pending, environ, live, stopping, setup),
                                 daemon=True)
                for _ in range(max(1, min(jobs, len(tasks))))]
     for thread in threads:
@@ -178,7 +183,7 @@ def _stop_on_signals(stopping: threading.Event) -> Iterator[None]:
 
 
 def _serve(pending: queue.Queue[Task], environ: Mapping[str, str], live: list[Worker],
-           stopping: threading.Event) -> None:
+           stopping: threading.Event, setup: Setup | None = None) -> None:
     worker: Worker | None = None
     try:
         while not stopping.is_set():
@@ -187,11 +192,15 @@ def _serve(pending: queue.Queue[Task], environ: Mapping[str, str], live: list[Wo
             except queue.Empty:
                 return
             started = _now()
-            if worker is None or not worker.alive:
-                worker = Worker(environ)
-                live.append(worker)
             try:
-                result = worker.run(job, deadline, sink)
+                result = setup(job, sink) if setup else None
+                if stopping.is_set():  # stopped while it set up: start no worker now
+                    return
+                if result is None:
+                    if worker is None or not worker.alive:
+                        worker = Worker(environ)
+                        live.append(worker)
+                    result = worker.run(job, deadline, sink)
             except Exception as e:  # the pool keeps going; this package reports the failure
                 result = {"crash": f"{type(e).__name__}: {e}"}
             if stopping.is_set():  # interrupted: no report of a run that was cut short

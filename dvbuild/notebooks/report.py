@@ -75,6 +75,8 @@ def finish(report: Report, result: dict[str, Any], folder: Path,
     declares it reads (a read of any other is a warning)."""
     if "crash" in result or "killed" in result:
         _worker_failed(report, result, folder)
+    elif "environment" in result:  # its requirements could not be resolved or installed
+        report["status"], report["error"] = "failed", str(result["environment"])
     else:
         report["notebooks"] = result.get("notebooks", [])
         report["warnings"] += result.get("warnings", [])

@@ -62,11 +62,23 @@ def run_job(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> dict
         console.mask(value)
     saved = dict(os.environ)
     os.environ.update(job["env"])
+    use_env(job.get("kernel"))
     try:
         return _run_notebooks(job, send)
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def use_env(kernel: dict[str, str] | None) -> None:
+    """The package's environment (envs.py) for this job: its kernelspec first on
+    JUPYTER_PATH, and its bin/ first on PATH, for what a notebook starts itself."""
+    if not kernel:
+        return
+    for var, first in (("JUPYTER_PATH", kernel["jupyter_path"]),
+                       ("PATH", os.path.join(kernel["prefix"], "bin"))):
+        os.environ[var] = os.pathsep.join(filter(None, [first, os.environ.get(var)]))
+    os.environ["VIRTUAL_ENV"] = kernel["prefix"]
 
 
 def _run_notebooks(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
@@ -88,6 +100,7 @@ def _run_notebooks(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) 
             folder / rel, rel, parameters=job["parameters"], timeout=job["timeout"],
             log=progress, on_kernel=lambda pid: send({"event": "kernel", "pid": pid}),
             timeout_field=job.get("timeout_field", "timeout"),
+            python=(job.get("kernel") or {}).get("name", engine.DEFAULT_KERNEL),
         )
         reaper.kill_descendants()  # what the kernel started (setsid too) writes nothing more
         outcome.add_hint(run.error, str(job.get("path", ".")))
