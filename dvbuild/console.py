@@ -13,14 +13,12 @@ would corrupt paths and numbers. notebooks/leaks.py fails a package whose output
 from __future__ import annotations
 
 import functools
-import html
 import json
 import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import Any, TextIO
-from urllib.parse import quote
 
 MIN_MASKED = 6  # shorter values are scanned for, never replaced
 TOO_SHORT = 3  # shorter values are neither: they cannot be told from anything else
@@ -80,22 +78,26 @@ def _parts(value: str) -> set[str]:
     parts = {line.strip() for line in value.splitlines()}
     if value.lstrip()[:1] in ("{", "["):
         with suppress(ValueError):
-            parts |= set(_leaves(json.loads(value)))
+            parts |= set(string_leaves(json.loads(value)))
     return parts - {value, ""}
 
 
-def _leaves(value: Any) -> Iterator[str]:
+def string_leaves(value: Any) -> Iterator[str]:
+    """The strings of a JSON value, not its keys."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, list | dict):
         for v in value.values() if isinstance(value, dict) else value:
-            yield from _leaves(v)
+            yield from string_leaves(v)
 
 
 def forms(value: str) -> set[str]:
     """`value` as a run may write it: raw, with CRLF line ends, JSON- or Python-escaped
     (also pandas' `\\/`), CSV-quoted (`""`), URL-encoded, and each of the first three
     HTML-escaped (`&lt;`, `&amp;`, `&quot;`/`&#34;`, `&#x27;`/`&#39;`)."""
+    import html  # here, not at the top: `dvbuild detect` imports console and masks nothing
+    from urllib.parse import quote
+
     dumped = json.dumps(value)[1:-1]
     texts = {value, value.replace("\n", "\r\n"), dumped, dumped.replace("/", "\\/"),
              json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1]}

@@ -192,16 +192,7 @@ def _outputs(text: str) -> str:
     cells = document.get("cells", []) if isinstance(document, dict) else []
     outputs = [o for c in cells if isinstance(c, dict) for o in c.get("outputs", [])
                if isinstance(o, dict)]
-    return "\n".join(s for o in outputs for key in OUTPUT_FIELDS for s in _strings(o.get(key)))
-
-
-def _strings(value: Any) -> Iterator[str]:
-    """The strings of a JSON value, not its keys (a display's mime types)."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list | dict):
-        for v in value.values() if isinstance(value, dict) else value:
-            yield from _strings(v)
+    return "\n".join(s for o in outputs for key in OUTPUT_FIELDS for s in console.string_leaves(o.get(key)))
 
 
 def _decoded(data: bytes) -> list[str]:
