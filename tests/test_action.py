@@ -293,16 +293,24 @@ def test_cache_key_follows_the_action_version(tmp_path: Path) -> None:
     assert key(copy) != first
 
 
-def test_all_on_a_pull_request_tests_and_comments(
-    make_repo: Callable[..., Repo], tmp_path: Path, cached_venv: Callable[[Path], None],
-    github_api: GitHubAPI,  # noqa: F811
-) -> None:
-    repo, base = monorepo(make_repo)
+def same_repo_pr(repo: Repo, base: str, tmp_path: Path, github_api: GitHubAPI,  # noqa: F811
+                 cached_venv: Callable[[Path], None]) -> tuple[Runner, dict[str, Any]]:
+    """The root action's runner for a pull request from the same repository (not a fork),
+    commenting through the GitHub API stand-in."""
     event = pr_event(base, repo.head)
     event["pull_request"]["head"]["repo"]["full_name"] = REPO  # not a fork
     runner = runner_for(repo, tmp_path, "pull_request", event)
     runner.extra_env = {"GITHUB_API_URL": github_api.url}
     prime_cache(runner, ROOT / "action.yml", cached_venv)
+    return runner, event
+
+
+def test_all_on_a_pull_request_tests_and_comments(
+    make_repo: Callable[..., Repo], tmp_path: Path, cached_venv: Callable[[Path], None],
+    github_api: GitHubAPI,  # noqa: F811
+) -> None:
+    repo, base = monorepo(make_repo)
+    runner, event = same_repo_pr(repo, base, tmp_path, github_api, cached_venv)
     outcome = runner.run(ROOT / "action.yml", {"command": "all", "working-directory": "team"})
     assert outcome.ok, outcome.log
     assert json.loads(outcome.outputs["matrix"])["include"][0]["name"] == "two"
@@ -358,11 +366,7 @@ def test_hostile_folder_names_end_to_end(
     github_api: GitHubAPI,  # noqa: F811
 ) -> None:
     repo, base = hostile_monorepo(make_repo)
-    event = pr_event(base, repo.head)
-    event["pull_request"]["head"]["repo"]["full_name"] = REPO  # not a fork
-    runner = runner_for(repo, tmp_path, "pull_request", event)
-    runner.extra_env = {"GITHUB_API_URL": github_api.url}
-    prime_cache(runner, ROOT / "action.yml", cached_venv)
+    runner, event = same_repo_pr(repo, base, tmp_path, github_api, cached_venv)
 
     # all: detect -> test -> comment, every path handed on NUL-separated, after `--`
     outcome = runner.run(ROOT / "action.yml", {"command": "all", "working-directory": "team"})
