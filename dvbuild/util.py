@@ -186,3 +186,8 @@ def _near(text: str, pos: int) -> str:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def without_credentials(url: str) -> str:
+    """A URL with any `user:password@` taken out: safe to show, to label an image with."""
+    return re.sub(r"//[^/@]*@", "//", url)

@@ -11,7 +11,6 @@ catalog's run documents, only when sharding is needed) and says what it assumed.
 from __future__ import annotations
 
 import heapq
-import re
 import statistics
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
@@ -78,8 +77,9 @@ def _known_durations(settings: Settings, packages: Sequence[Package],
     from dvbuild.catalogs import open_catalog
     from dvbuild.catalogs.durations import last_durations
     from dvbuild.errors import DvbuildError
+    from dvbuild.util import without_credentials
 
-    shown = re.sub(r"//[^/@]*@", "//", url)  # no user:password@ in a notice
+    shown = without_credentials(url)  # no user:password@ in a notice
     try:
         by_name = last_durations(open_catalog(url, settings.environ), [p.name for p in packages])
     except (DvbuildError, OSError, ValueError) as e:  # durations are a hint, never a failure

@@ -17,6 +17,7 @@ from dvbuild.image.dockerfile import choose_dockerfile
 from dvbuild.image.naming import Target, repository
 from dvbuild.package import Package
 from dvbuild.settings import Settings
+from dvbuild.util import without_credentials
 
 DEFAULT_PYTHON = "3.11"  # python:3.11-slim, dvbuild's default base image
 
@@ -75,7 +76,7 @@ def source_url(settings: Settings) -> str:
         url = gitio.git("config", "--get", "remote.origin.url", cwd=settings.git_root).decode()
     except DvbuildError:
         return ""
-    return re.sub(r"//[^/@]*@", "//", url.strip())  # never a token from the URL
+    return without_credentials(url.strip())  # never a token from the URL
 
 
 def labels(settings: Settings, package: Package, commit: str, digest: str) -> dict[str, str]:
