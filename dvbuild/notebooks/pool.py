@@ -26,6 +26,12 @@ from dvbuild.notebooks.worker import END_OF_JOB
 
 LogSink = Callable[[str], None]
 DRAIN_TIMEOUT = 10.0  # seconds to wait for a job's last stderr lines after its result
+# jupyter_client sends a kernel SIGINT before every shutdown request (KernelManager.
+# shutdown_kernel); an ipykernel still inside a message handler then logs one of these.
+# dvbuild never interrupts a cell (a timeout kills the kernel), so they only ever say
+# "the kernel was shut down" and are dropped, not shown as an error in a passed run's log.
+SHUTDOWN_NOISE = frozenset(f"[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel{end}"
+                           for end in ("", "."))
 
 
 class Worker:
@@ -57,10 +63,11 @@ class Worker:
         stream: IO[str] | None = self.proc.stderr
         assert stream is not None
         for line in stream:
-            if line.rstrip("\n") == END_OF_JOB:
+            text = line.rstrip("\n")
+            if text == END_OF_JOB:
                 self.drained.set()
-            else:
-                self.sink(line.rstrip("\n"))
+            elif text not in SHUTDOWN_NOISE:
+                self.sink(text)
         self.drained.set()
 
     def run(self, job: dict[str, Any], deadline: float, sink: LogSink) -> dict[str, Any]:
