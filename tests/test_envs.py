@@ -195,6 +195,7 @@ def test_dvbuilds_requirements_follow_the_image_extras() -> None:
              for r in envs.dvbuild_requirements(["s3", "elastic"])}
     assert {"papermill", "ipykernel", "boto3", "elasticsearch"} <= names
     assert "pandas" not in names and "pytest" not in names
+    assert "uv" not in names  # the host's tool: no environment or image carries its wheel
     assert "pandas" in {r.split(">")[0] for r in envs.dvbuild_requirements(["all"])}
 
 

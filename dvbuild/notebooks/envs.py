@@ -47,6 +47,11 @@ SHARED_ENV = "DVBUILD_SHARED_ENV"  # =1: the kernels run on dvbuild's own interp
 CACHE_ENV = "DVBUILD_ENV_CACHE"
 UV_INDEX_VARS = ("UV_DEFAULT_INDEX", "UV_INDEX", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL",
                  "UV_FIND_LINKS", "UV_NO_INDEX")
+# dvbuild's requirements that only the machine making environments and images runs: left
+# out of every lock, so neither a package's environment nor its image carries them (uv's
+# wheel alone is 40 MB of every image; the image gets uv's binary for its build step).
+# dvbuild is installed there with --no-deps, so nothing asks for them.
+HOST_ONLY = ("uv",)
 Log = Callable[[str], None]
 _FINDING_UV = threading.Lock()
 
@@ -108,7 +113,8 @@ def running_python() -> str:
 
 def dvbuild_requirements(extras: Sequence[str]) -> list[str]:
     """What dvbuild needs where its notebooks run: its base requirements, ipykernel, and
-    those of `extras` (what the image installs), from the installed dvbuild's metadata."""
+    those of `extras` (what the image installs), from the installed dvbuild's metadata;
+    not HOST_ONLY (a package's own requirements.txt may still list them)."""
     from importlib.metadata import requires
 
     from packaging.requirements import Requirement
@@ -120,7 +126,8 @@ def dvbuild_requirements(extras: Sequence[str]) -> list[str]:
         for req in reqs:
             if req.name == "dvbuild" and _wanted(req, wanted):
                 wanted |= req.extras
-    out = {_unmarked(req) for req in reqs if req.name != "dvbuild" and _wanted(req, wanted)}
+    out = {_unmarked(req) for req in reqs
+           if req.name not in ("dvbuild", *HOST_ONLY) and _wanted(req, wanted)}
     if not any(Requirement(r).name == "ipykernel" for r in out):
         out.add("ipykernel")
     return sorted(out)
