@@ -242,3 +242,69 @@ def test_python_notebooks_run_on_the_packages_kernel(tmp_path: Path,
     assert choose("ir") == ("ir", [])
     assert choose("laptop-py")[0] == envs.KERNEL and "is a Python kernel" in choose("laptop-py")[1][0]
     assert choose("conda-env-gone")[0] == envs.KERNEL
+
+
+def fake_env(folder: Path, name: str, age_days: float, now: float) -> Path:
+    """An env folder as ensure_env leaves it (marker last), last used `age_days` ago."""
+    env = folder / "envs" / name
+    (env / "bin").mkdir(parents=True)
+    (env / "bin" / "python").write_text("")
+    (env / envs.MARKER).write_text(json.dumps({"format": envs.FORMAT}))
+    os.utime(env / envs.MARKER, (now - age_days * 86400,) * 2)
+    return env
+
+
+def test_environments_unused_for_a_month_are_pruned_once_a_day(tmp_path: Path) -> None:
+    import time
+
+    now = time.time()
+    environ = {envs.CACHE_ENV: str(tmp_path)}
+    old, fresh = fake_env(tmp_path, "a" * 16, 31, now), fake_env(tmp_path, "b" * 16, 20, now)
+    crashed = tmp_path / "envs" / ".cccc-x1"  # a build a crash left, two days ago
+    crashed.mkdir()
+    os.utime(crashed, (now - 2 * 86400,) * 2)
+    (tmp_path / "locks").mkdir()
+    stale, recent = tmp_path / "locks" / "old.txt", tmp_path / "locks" / "new.txt"
+    for lock, days in ((stale, 40), (recent, 1)):
+        lock.write_text("toolz==1\n")
+        os.utime(lock, (now - days * 86400,) * 2)
+    said: list[str] = []
+    assert envs.prune(environ, now=now, log=said.append) == ["a" * 16]
+    assert not old.exists() and fresh.is_dir() and not crashed.exists()
+    assert not stale.exists() and recent.is_file()
+    assert said and "removed 1 unused for 30 days" in said[0]
+    assert [p.name for p in (tmp_path / "envs").iterdir() if p.is_dir()] == ["b" * 16]
+    # a second run the same day does not look again; a day later it does
+    again = fake_env(tmp_path, "c" * 16, 60, now)
+    assert envs.prune(environ, now=now + 60) == []
+    assert again.is_dir()
+    assert envs.prune(environ, now=now + envs.PRUNE_EVERY + 60) == ["c" * 16]
+
+
+def test_using_an_environment_keeps_it_and_zero_keeps_everything(tmp_path: Path) -> None:
+    import time
+
+    now = time.time()
+    environ = {envs.CACHE_ENV: str(tmp_path)}
+    assert envs.prune({**environ, envs.MAX_AGE_ENV: "0"}, now=now) == []
+    env = fake_env(tmp_path, "d" * 16, 45, now)
+    envs._used(env / envs.MARKER)  # what ensure_env does each time it hands the env out
+    assert envs.prune(environ, now=now) == []
+    assert env.is_dir()
+    with pytest.raises(Exception, match="not a whole number of days"):
+        envs.prune({**environ, envs.MAX_AGE_ENV: "a month"}, now=now + 2 * envs.PRUNE_EVERY)
+
+
+def test_a_real_environment_is_marked_used_each_time_it_is_handed_out(tmp_path: Path) -> None:
+    environ = {**os.environ, envs.CACHE_ENV: str(tmp_path / "cache")}
+    repo = make_repo(tmp_path / "repo")
+    add(repo, "plain", None, "x = 1")
+    package = discover(repo.path)[0]
+    lock = envs.lock_for(package, python=envs.running_python(), environ=environ)
+    env = envs.ensure_env(lock, environ=environ)
+    marker = env.path / envs.MARKER
+    os.utime(marker, (1.0, 1.0))
+    os.utime(lock.path, (1.0, 1.0))
+    envs.ensure_env(envs.lock_for(package, python=envs.running_python(), environ=environ),
+                    environ=environ)
+    assert marker.stat().st_mtime > 1.0 and lock.path.stat().st_mtime > 1.0

@@ -134,6 +134,10 @@ def _environments(settings: Settings, runnable: list[Prepared]) -> pool.Setup:
 
     items = {item.package.name: item for item in runnable}
     python = envs.running_python()
+    try:  # the cache's housekeeping (once a day): never what fails a test run
+        envs.prune(settings.environ, log=console.log)
+    except OSError as e:
+        console.log(f"warning: environments were not pruned: {e}")
 
     def setup(job: dict[str, Any], sink: pool.LogSink) -> dict[str, Any] | None:
         item = items[job["name"]]

@@ -45,6 +45,9 @@ MARKER = ".dvbuild-env.json"  # written last: the env is complete
 FORMAT = 2  # in the marker: an env made by an older dvbuild's recipe is made again
 SHARED_ENV = "DVBUILD_SHARED_ENV"  # =1: the kernels run on dvbuild's own interpreter
 CACHE_ENV = "DVBUILD_ENV_CACHE"
+MAX_AGE_ENV = "DVBUILD_ENV_MAX_AGE"  # days an env or lock may go unused (0: never pruned)
+MAX_AGE_DAYS = 30
+PRUNE_EVERY = 86400.0  # seconds between two prunes of one cache dir
 UV_INDEX_VARS = ("UV_DEFAULT_INDEX", "UV_INDEX", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL",
                  "UV_FIND_LINKS", "UV_NO_INDEX")
 # dvbuild's requirements that only the machine making environments and images runs: left
@@ -169,6 +172,7 @@ def lock_for(package: Package, *, python: str = "3.11", environ: Mapping[str, st
                            e.detail) from None
         _write_atomic(path, text)
     text = path.read_text(encoding="utf-8")
+    _used(path)
     return Lock(text, _sha256(text.encode()), path)
 
 
@@ -211,6 +215,7 @@ def ensure_env(lock: Lock, *, environ: Mapping[str, str], log: Log | None = None
     final = cache_root(environ) / "envs" / lock.sha256[:16]
     me = dvbuild_source()
     if _complete(final, me):  # the common case: no lock file, no subprocess
+        _used(final / MARKER)
         return Env(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(final.parent / f"{final.name}.lock"):
@@ -411,6 +416,81 @@ def one_line(text: str) -> str:
     parts = [re.sub(r"^(error:|ERROR:|cause:|Caused by:|×|╰─▶|│)\s*", "", line)
              for line in lines[start:] if line and not set(line) <= set("^~ |│")]
     return ": ".join(p.rstrip(":") for p in parts if p)
+
+
+# ---- pruning -------------------------------------------------------------------------
+
+
+def prune(environ: Mapping[str, str], *, now: float | None = None,
+          log: Log | None = None) -> list[str]:
+    """Envs and locks unused for DVBUILD_ENV_MAX_AGE days (default 30; 0: keep all)
+    removed, and half-built envs a crash left, at most once a day per cache dir; the
+    names removed. Every use touches an env's marker and its lock, so "unused" is
+    measured from the last test run that needed it, not from when it was made."""
+    days = _max_age(environ)
+    root = cache_root(environ)
+    folder, stamp = root / "envs", root / "envs" / ".pruned"
+    now = time.time() if now is None else now
+    if days <= 0 or not folder.is_dir() or now - _mtime(stamp, 0.0) < PRUNE_EVERY:
+        return []
+    stamp.touch()
+    oldest, removed, freed = now - days * 86400, [], 0
+    for path in sorted(folder.iterdir()):
+        if not path.is_dir():
+            continue
+        if path.name.startswith("."):  # a build a crash left (`_build`'s temp folder)
+            if _mtime(path, now) < now - PRUNE_EVERY:
+                shutil.rmtree(path, ignore_errors=True)
+            continue
+        with _exclusive(folder / f"{path.name}.lock"):  # not while it is being (re)built
+            if _mtime(path / MARKER, _mtime(path, now)) >= oldest:
+                continue
+            freed += _size(path)
+            trash = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=folder))
+            os.replace(path, trash / "env")  # gone from its place at once, then deleted
+        shutil.rmtree(trash, ignore_errors=True)
+        (folder / f"{path.name}.lock").unlink(missing_ok=True)
+        removed.append(path.name)
+    for lock in sorted((root / "locks").glob("*.txt")):
+        if _mtime(lock, now) < oldest:
+            lock.unlink(missing_ok=True)
+    if removed and log:
+        log(f"environments: removed {len(removed)} unused for {days} days "
+            f"({freed / 1e6:.0f} MB)")
+    return removed
+
+
+def _max_age(environ: Mapping[str, str]) -> int:
+    text = environ.get(MAX_AGE_ENV, "").strip()
+    try:
+        return int(text) if text else MAX_AGE_DAYS
+    except ValueError:
+        from dvbuild.errors import UsageError
+
+        raise UsageError(f"{MAX_AGE_ENV}={text!r}: not a whole number of days",
+                         hint="e.g. 30; 0 keeps every environment") from None
+
+
+def _used(path: Path) -> None:
+    """Marks `path` used now (what prune goes by); a read-only cache is left as it is."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def _mtime(path: Path, default: float) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return default
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(folder, name)).st_size
+    return total
 
 
 # ---- files ----------------------------------------------------------------------------
