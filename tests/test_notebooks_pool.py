@@ -36,7 +36,10 @@ def test_deadline_kills_worker_and_kernel_then_next_job_runs(tmp_path: Path) -> 
     results: dict[str, Any] = {}
     logs: list[str] = []
     kernels: list[int] = []
-    worker = pool.Worker(os.environ)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    environ = {**os.environ, "TMPDIR": str(tmp)}
+    worker = pool.Worker(environ)
     hung = job(tmp_path / "hung", "hung", ("import time", "time.sleep(3600)"), timeout=3600)
     # the in-worker watchdog would wait an hour: the parent's deadline must act
     results["hung"] = worker.run(hung, 15, logs.append)
@@ -44,10 +47,14 @@ def test_deadline_kills_worker_and_kernel_then_next_job_runs(tmp_path: Path) -> 
     assert "killed" in results["hung"]
     assert kernels and not any(alive(pid) for pid in kernels)
     assert not worker.alive
+    killed = [r for r in tmp.glob("dvbuild-worker-*") if (r / "pid").read_text() == str(worker.proc.pid)]
+    assert killed  # SIGKILLed: it could not remove its temp folder itself
     tasks: list[pool.Task] = [(job(tmp_path / "ok", "ok", ("x = 1",), 60), 300, logs.append,
                                lambda r, s: results.update(ok=r))]
-    pool.run_jobs(tasks, 1, os.environ)
+    pool.run_jobs(tasks, 1, environ)
     assert results["ok"]["notebooks"][0]["status"] == "passed"
+    assert not killed[0].exists()  # the next worker swept it (its pid is dead)
+    assert not list(tmp.glob("dvbuild-worker-*"))  # and that one removed its own
 
 
 def test_kernel_is_gone_after_a_notebook_timeout(tmp_path: Path) -> None:

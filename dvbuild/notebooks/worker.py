@@ -195,13 +195,42 @@ def die_with_parent(parent: int, root: Path) -> None:
     lifeline.watch_parent(parent, stop)  # also when it died before the line above
 
 
+ROOT_PREFIX = "dvbuild-worker-"
+
+
+def sweep_dead_roots(tmp: Path) -> None:
+    """The temp folders of workers that were killed (a notebook's deadline SIGKILLs its
+    worker, which cannot clean up): each names its worker's pid; a dead pid's goes."""
+    import shutil
+
+    for root in tmp.glob(ROOT_PREFIX + "*"):
+        try:
+            pid = int((root / "pid").read_text())
+        except (OSError, ValueError):
+            continue  # not one of ours, or one being made right now
+        if not _alive(pid):
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
 def main() -> None:
     proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     logging.getLogger("papermill").setLevel(logging.ERROR)
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     reaper.become_subreaper()  # a kernel's orphans come to this worker, which kills them
-    root = Path(tempfile.mkdtemp(prefix="dvbuild-worker-"))
+    root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
+    (root / "pid").write_text(str(os.getpid()))
+    sweep_dead_roots(root.parent)
     # the pool passes its pid: getppid() here could already be init's
     die_with_parent(int(sys.argv[1]) if len(sys.argv) > 1 else os.getppid(), root)
     writable_dirs(root)
