@@ -108,9 +108,10 @@ def _specs(settings: Settings, packages: Sequence[Package]) -> list[str]:
 
 
 def at_commit(settings: Settings, rev: str, specs: list[str]) -> Listing:
-    n = len(settings.prefix)
+    prefix = settings.prefix
+    n = len(prefix)
     return [(e.path[n:], e.mode, e.oid) for e in gitio.ls_tree(rev, settings.git_root, *specs)
-            if e.path.startswith(settings.prefix)]
+            if e.path.startswith(prefix)]
 
 
 def in_worktree(settings: Settings, specs: list[str]) -> Listing:
@@ -128,7 +129,8 @@ def in_worktree(settings: Settings, specs: list[str]) -> Listing:
     dirty = [p for p in dict.fromkeys(dirty) if (cwd / p).is_file() or (cwd / p).is_symlink()]
     for path, oid in zip(dirty, _hash_objects(settings, dirty), strict=True):
         entries[path] = (_mode(settings, path), oid)
-    return [(p[n:], mode, oid) for p, (mode, oid) in entries.items() if p.startswith(settings.prefix)]
+    prefix = settings.prefix
+    return [(p[n:], mode, oid) for p, (mode, oid) in entries.items() if p.startswith(prefix)]
 
 
 def _hash_objects(settings: Settings, paths: list[str]) -> list[str]:

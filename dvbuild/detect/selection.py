@@ -241,8 +241,8 @@ def _changes(settings: Settings, rng: refs.Range) -> list[gitio.Change]:
     else:
         assert rng.head is not None
         raw = gitio.diff_trees(rng.base or gitio.EMPTY_TREE, rng.head, cwd, *spec)
-    n = len(settings.prefix)
-    return [_relative(c, n) for c in raw if c.path.startswith(settings.prefix)]
+    prefix = settings.prefix
+    return [_relative(c, len(prefix)) for c in raw if c.path.startswith(prefix)]
 
 
 def _relative(change: gitio.Change, n: int) -> gitio.Change:

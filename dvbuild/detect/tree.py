@@ -24,11 +24,12 @@ def descriptors(settings: Settings, rev: str) -> tuple[dict[str, str], dict[str,
     """({package folder relative to the monorepo root: its descriptor's path},
     {descriptor's path: contents}), from two overlapping git processes
     (gitio.read_matching). Two descriptors in one folder is a ConfigError."""
-    spec = f":(glob){_glob_escape(settings.prefix)}**/datapackage.*"
+    prefix = settings.prefix  # a property: computed once, not per package
+    spec = f":(glob){_glob_escape(prefix)}**/datapackage.*"
     paths, blobs = gitio.read_matching(rev, spec, settings.git_root)
-    n = len(settings.prefix)
+    n = len(prefix)
     keys = descriptor_paths(p[n:] for p in paths)
-    return keys, {f: blobs.get(paths[settings.prefix + f], b"") for f in keys.values()}
+    return keys, {f: blobs.get(paths[prefix + f], b"") for f in keys.values()}
 
 
 class Snapshot:
