@@ -133,6 +133,9 @@ def test_split_ref() -> None:
     assert split_ref("127.0.0.1:5000/team/a:abc") == ("127.0.0.1:5000/team/a", "abc")
     assert split_ref("127.0.0.1:5000/team/a") == ("127.0.0.1:5000/team/a", "latest")
     assert split_ref("a:1") == ("a", "1")
+    digest = "sha256:" + "d" * 64
+    assert split_ref(f"127.0.0.1:5000/team/a@{digest}") == ("127.0.0.1:5000/team/a", digest)
+    assert split_ref(f"127.0.0.1:5000/team/a:abc@{digest}") == ("127.0.0.1:5000/team/a", digest)
 
 
 # ---- against a real git repository ------------------------------------------------------
@@ -513,3 +516,52 @@ def test_a_test_run_in_an_image_gets_only_what_its_secrets_name(repo: Repo) -> N
                "DVBUILD_READ_FIRST": "file:///out/.upstream"}
     assert passed_environ(environ, package) == {
         "DVBUILD_READ_FIRST": "file:///out/.upstream", "PROD_DB": "pw", "VAULT_ADDR": "https://vault"}
+
+
+def test_a_production_run_in_an_image_gets_credentials_run_context_and_profile(
+    tmp_path: Path,
+) -> None:
+    from dvbuild.image.prodrun import passed
+
+    (tmp_path / ".aws").mkdir()
+    (tmp_path / ".aws/credentials").write_text("[team]\n")
+    environ = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI-example",
+               "AWS_PROFILE": "team", "DVBUILD_S3_JOBS": "4", "DVBUILD_CATALOG_API_KEY": "",
+               "GITHUB_RUN_ID": "9", "GITHUB_REPOSITORY": "navikt/team", "GITHUB_ACTIONS": "true",
+               "GITHUB_TOKEN": "ghs_token", "DOCKER_HOST": "unix:///x", "PATH": "/bin",
+               "HOME": str(tmp_path), "DVBUILD_READ_FIRST": "file:///out/.upstream"}
+    assert passed(environ) == {
+        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI-example",
+        "AWS_PROFILE": "team", "DVBUILD_S3_JOBS": "4", "GITHUB_RUN_ID": "9",
+        "GITHUB_REPOSITORY": "navikt/team",
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / ".aws/credentials")}  # no config file
+
+
+def test_files_the_environment_names_are_mounted_read_only(tmp_path: Path) -> None:
+    from dvbuild.errors import UsageError
+    from dvbuild.image.container import with_files
+
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    env, files = with_files({"AWS_CA_BUNDLE": str(bundle), "AWS_REGION": "eu-north-1"})
+    assert env == {"AWS_CA_BUNDLE": str(bundle), "AWS_REGION": "eu-north-1"}
+    assert files == {str(bundle): str(bundle)}
+    with pytest.raises(UsageError, match="AWS_WEB_IDENTITY_TOKEN_FILE=/no/token: no such file"):
+        with_files({"AWS_WEB_IDENTITY_TOKEN_FILE": "/no/token"})
+
+
+def test_run_in_an_image_refuses_bad_input_before_the_engine(
+    cli: Callable[..., Result], repo: Repo, tmp_path: Path,
+) -> None:
+    """Exit 2 with what to fix; no engine answers at DOCKER_HOST, and none is asked."""
+    folder = repo.path / "packages/hello"
+    pinned = "registry.example.invalid/team/hello@sha256:" + "d" * 64
+    nowhere = {"DOCKER_HOST": f"unix://{tmp_path / 'no.sock'}"}
+    both = cli("run", folder, "--image", pinned, "--test", env=nowhere)
+    assert both.code == 2 and "--test and --image together" in both.err
+    missing = cli("run", folder, "--image", pinned, env={**nowhere, "AWS_CA_BUNDLE": "/no/ca.pem"})
+    assert missing.code == 2 and "AWS_CA_BUNDLE=/no/ca.pem: no such file" in missing.err
+    repo.write_package("packages/hello", "hello", job={"env": {"1BAD": "x"}})
+    bad = cli("run", folder, "--image", pinned, env=nowhere)
+    assert bad.code == 2 and "datapackage.json /job/env: env name '1BAD' is not valid" in bad.err
+    assert "Docker" not in both.err + missing.err + bad.err

@@ -133,16 +133,16 @@ class DockerEngine:
     def run(
         self, image: str, command: Sequence[str], *, mounts: Mapping[str, str],
         env: Mapping[str, str], network: str, log: LineSink, user: str | None = None,
+        read_only: Mapping[str, str] | None = None,
     ) -> int:
-        """Run `image` (its entrypoint) with `command` to the end: host folder -> container
-        folder mounts, its output streamed to `log` line by line; returns the exit code."""
-        host_config = self.api.create_host_config(
-            binds={host: {"bind": inside, "mode": "rw"} for host, inside in mounts.items()},
-            network_mode=network)
-        container = self.api.create_container(image, command=list(command), environment=dict(env),
-                                              user=user, host_config=host_config)
+        """Run `image` (its entrypoint) with `command` to the end: host path -> container
+        path mounts (`read_only` ones too), its output streamed to `log` line by line;
+        returns the exit code."""
+        binds = {host: {"bind": inside, "mode": "rw"} for host, inside in mounts.items()}
+        binds |= {host: {"bind": inside, "mode": "ro"} for host, inside in (read_only or {}).items()}
+        container = self._start(image, command, env, user, self.api.create_host_config(
+            binds=binds, network_mode=network))
         try:
-            self.api.start(container)
             pending = ""
             for chunk in self.api.logs(container, stream=True, follow=True):
                 pending += chunk.decode(errors="replace")
@@ -155,13 +155,34 @@ class DockerEngine:
         finally:
             self.api.remove_container(container, force=True)
 
+    def _start(self, image: str, command: Sequence[str], env: Mapping[str, str],
+               user: str | None, host_config: Any) -> Any:
+        """A started container; what the engine refuses (a bad mount, a missing image)
+        becomes one ServiceError line."""
+        docker = _sdk()
+        container = None
+        try:
+            container = self.api.create_container(image, command=list(command),
+                                                  environment=dict(env), user=user,
+                                                  host_config=host_config)
+            self.api.start(container)
+        except docker.errors.APIError as e:
+            if container is not None:
+                self.api.remove_container(container, force=True)
+            raise ServiceError(f"cannot start {image}: {_short(e)}") from None
+        return container
+
     def labels(self, ref: str) -> dict[str, str]:
         config = self.api.inspect_image(ref).get("Config") or {}
         return dict(config.get("Labels") or {})
 
 
 def split_ref(ref: str) -> tuple[str, str]:
-    """'host:5000/a/b:tag' -> ('host:5000/a/b', 'tag'); the tag defaults to 'latest'."""
+    """'host:5000/a/b:tag' -> ('host:5000/a/b', 'tag'); the tag defaults to 'latest';
+    'a/b@sha256:…' -> ('a/b', 'sha256:…') (the engine pulls a digest given as the tag)."""
+    if "@" in ref:
+        name, _, digest = ref.partition("@")
+        return split_ref(name)[0], digest
     name, _, tag = ref.rpartition(":")
     if not name or "/" in tag:
         return ref, "latest"

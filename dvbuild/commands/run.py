@@ -1,4 +1,5 @@
 """`dvbuild run PATH`: the production run inside the image: notebooks, then publish.
+With `--image REF` it starts that image for the run (image/prodrun.py), here.
 
 It works on a plain folder without git (an image need not carry a repository):
 the monorepo root is the nearest folder at or above PATH holding dvbuild.yaml
@@ -17,7 +18,7 @@ import typer
 
 from dvbuild import console
 from dvbuild.commands import settings_for
-from dvbuild.errors import DvbuildError
+from dvbuild.errors import DvbuildError, UsageError
 
 if TYPE_CHECKING:
     from dvbuild.notebooks.report import Report
@@ -31,10 +32,14 @@ NO_PUBLISH = typer.Option(False, "--no-publish", help="Run the notebooks only.")
 OUT = typer.Option(None, "--out", help="Where OUT/<name>/ is written (default: a temporary folder).")
 TEST = typer.Option(False, "--test", help="A test run: test_parameters, report mode test, "
                     "nothing published or notified (what `dvbuild test --image` runs).")
+IMAGE = typer.Option(None, "--image", help="Start this image (registry/name@sha256:…, pulled "
+                     "when the engine lacks it) for the run, through its entrypoint, as its "
+                     "Naisjob does; OUT and a file:// store or catalog are mounted.")
 
 
 def run(path: Path = PATH, store: str | None = STORE, catalog: str | None = CATALOG,
-        no_publish: bool = NO_PUBLISH, out: Path | None = OUT, test: bool = TEST) -> int:
+        no_publish: bool = NO_PUBLISH, out: Path | None = OUT, test: bool = TEST,
+        image: str | None = IMAGE) -> int:
     """Run a package's notebooks with its production parameters, then publish."""
     from dvbuild import notebooks
     from dvbuild.package import load_package
@@ -43,11 +48,14 @@ def run(path: Path = PATH, store: str | None = STORE, catalog: str | None = CATA
     env = settings.environ
     package = load_package(path, settings.root)
     target = out or _temp_out()
+    store_url = store or settings.config.store
+    catalog_url = catalog or settings.config.catalog
+    if image is not None:
+        return _in_image(settings, package, image, target, store_url, catalog_url,
+                         publish=not no_publish, test=test)
     if test:
         return _test_run(settings, package, target)
     report = notebooks.run_package(settings, package, target, mode="run")
-    store_url = store or settings.config.store
-    catalog_url = catalog or settings.config.catalog
     if report["status"] != "passed":
         if catalog_url and not no_publish:
             record_failure(catalog_url, env, report)
@@ -59,6 +67,18 @@ def run(path: Path = PATH, store: str | None = STORE, catalog: str | None = CATA
         console.log(f"{package.name}: run passed in {report['duration']:.1f}s")
         return 0
     return fail(env, report, problem)
+
+
+def _in_image(settings: Settings, package: Package, image: str, out: Path, store: str | None,
+              catalog: str | None, *, publish: bool, test: bool) -> int:
+    """The same run, by the image: started here, it runs the notebooks and publishes."""
+    from dvbuild.image.prodrun import run_in_image
+
+    if test:
+        raise UsageError("--test and --image together",
+                         hint="`dvbuild test --image` runs a package's test in its image")
+    return run_in_image(settings, package, image, out, store=store, catalog=catalog,
+                        publish=publish)
 
 
 def _test_run(settings: Settings, package: Package, out: Path) -> int:

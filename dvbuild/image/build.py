@@ -57,6 +57,7 @@ class Engine(Protocol):
     def run(
         self, image: str, command: Sequence[str], *, mounts: Mapping[str, str],
         env: Mapping[str, str], network: str, log: Callable[[str], None], user: str | None = None,
+        read_only: Mapping[str, str] | None = None,
     ) -> int: ...
 
 

@@ -6,29 +6,25 @@ image's own entrypoint (`dvbuild run /app/<path> --test`), the way a Naisjob sta
 The image is built first, or reused when its content-hash tag exists. OUT is mounted
 at its own absolute path, so the report, notebooks and logs land where `dvbuild test`
 writes them and a later package's read_dp finds OUT/.upstream at the same address.
-The container runs as the caller's uid:gid (the files in OUT are the caller's) on the
-host's network, as a test run on the host would.
+The container is started as container.py starts it: the caller's uid:gid, the host's
+network, an environment of what the package's secrets need and nothing else.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dvbuild import console
 from dvbuild.errors import DvbuildError
+from dvbuild.image.container import read_report, secret_environ, start, with_files
 from dvbuild.package import Package
 from dvbuild.settings import Settings
 
 if TYPE_CHECKING:
     from dvbuild.image.build import Engine
     from dvbuild.notebooks.report import Report
-
-# what a test run's secrets may need from the caller's environment, besides env: references
-VAULT_ENV = ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_NAMESPACE", "VAULT_ROLE", "VAULT_CACERT")
 
 
 def test_in_images(settings: Settings, packages: list[Package], out: Path, *,
@@ -62,39 +58,25 @@ def test_in_image(settings: Settings, engine: Engine, package: Package, out: Pat
         return _failed(package, out, f"image build failed: {e}")
     assert built.image is not None
     console.log(f"{package.name}: {built.message}")
-    env = {"DVBUILD_IMAGE_DIGEST": engine.digest(built.image), "HOME": "/tmp",
-           **passed_environ(settings.environ, package)}
-    code = engine.run(built.image, ["--test", "--out", str(out), "--no-publish"],
-                      mounts={str(out): str(out)}, env=env, network="host",
-                      log=lambda line: console.log(f"[{package.name}] {line}"),
-                      user=f"{os.getuid()}:{os.getgid()}")
+    env, files = with_files({"DVBUILD_IMAGE_DIGEST": engine.digest(built.image), "HOME": "/tmp",
+                             **passed_environ(settings.environ, package)})
+    code = start(engine, built.image, package, ["--test", "--out", str(out), "--no-publish"],
+                 env=env, mounts={str(out): str(out)}, files=files)
     return _read_report(package, out, code)
 
 
 def passed_environ(environ: Mapping[str, str], package: Package) -> dict[str, str]:
-    """The caller's variables the package's `secrets` refer to (env:NAME, and Vault's
-    login for vault: references, which the run inside the image resolves itself);
-    the read-first store of a layered test run. Nothing else of the caller's environment."""
+    """What the package's `secrets` need (container.secret_environ), and the read-first
+    store of a layered test run. Nothing else of the caller's environment."""
     from dvbuild.api.read import FIRST_ENV
-    from dvbuild.secrets import parse
 
-    names = {FIRST_ENV}
-    for reference in package.secrets.values():
-        try:
-            ref = parse(str(reference))
-        except DvbuildError:
-            continue  # the run inside reports it, as `dvbuild test` does
-        names |= {ref.path} if ref.scheme == "env" else set(VAULT_ENV)
-    return {k: environ[k] for k in sorted(names) if environ.get(k)}
+    first = {FIRST_ENV: environ[FIRST_ENV]} if environ.get(FIRST_ENV) else {}
+    return {**first, **secret_environ(environ, package)}
 
 
 def _read_report(package: Package, out: Path, code: int) -> Report:
-    from dvbuild.notebooks.report import REPORT
-
-    path = out / package.name / REPORT
-    try:
-        report: Report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    report = read_report(package, out)
+    if report is None:
         return _failed(package, out, f"the test run in the image exited with {code} "
                        "and wrote no report.json (its output is above)")
     if code and report.get("status") == "passed":

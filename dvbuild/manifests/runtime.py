@@ -44,6 +44,18 @@ def environment(settings: Settings, package: Package, pick: Picker, notes: Notes
     return Runtime(env=env, env_from=env_from, vault_paths=vault_paths)
 
 
+def job_env(settings: Settings, package: Package) -> dict[str, str]:
+    """The plain `env` values the package's Naisjob sets (`job.env`, else `naisjob.env`
+    in dvbuild.yaml), for `dvbuild run --image` to set too; a bad one is bad input."""
+    from dvbuild.errors import ConfigError
+
+    notes = Notes()
+    env = _plain_env(Picker(settings, package, notes)("env", {}), package, notes)
+    if notes.problems:
+        raise ConfigError(notes.problems, hint="job.env holds NAME: value pairs")
+    return {e["name"]: e["value"] for e in env}
+
+
 def image_env(image: str) -> dict[str, str]:
     """DVBUILD_IMAGE_REF, and DVBUILD_IMAGE_DIGEST when the image is pinned by digest
     (`name@sha256:…`): a pod cannot learn its image's digest any other way."""
