@@ -14,6 +14,10 @@
 #                     image, digest, pinned}); run and render exactly these packages, with
 #                     the image pinned by digest. An explicit empty JSON list of packages
 #                     (`[]`) means none: build and render then do nothing.
+# run starts each pinned image for its production run (`dvbuild run --image`: the image's
+# own entrypoint runs the notebooks and publishes). all: detect, test, then on a pull
+# request the comment; on any other event the release flow of dvbuild-release.yml
+# (build --push, run, render), which publishes production runs only.
 # Step outputs: report-dir; passed (test: JSON list of the paths that passed); images
 # (build: what was pushed, by digest); packages, matrix, any (written by `dvbuild detect`).
 set -uo pipefail
@@ -172,19 +176,21 @@ with open(sys.argv[1], "wb") as out:
 PY
 }
 
-production() {  # `dvbuild run` of every built package: its parameters, then publish
+production() {  # each built image makes its own production run: parameters, then publish
+  : > "$work/released"  # "path NUL pinned NUL" of each image whose run passed
   if [ ${#store[@]} -eq 0 ]; then echo "::error::dvbuild run needs the store input" >&2; return 2; fi
   images "$work/images" || return 2
-  local pairs=() i code=0
+  local pairs=() i code=0 c
   mapfile -d '' -t pairs < "$work/images"
   if [ ${#pairs[@]} -eq 0 ]; then echo "dvbuild: no image built, nothing to run"; return 0; fi
   for (( i = 0; i < ${#pairs[@]}; i += 2 )); do
-    # Until the runner starts the image itself (its entrypoint is `dvbuild run`), the
-    # production run is `dvbuild run` here, from the files the image was built from, and
-    # records the image it stands for.
-    DVBUILD_IMAGE_REF="${pairs[i+1]}" DVBUILD_IMAGE_DIGEST="${pairs[i+1]##*@}" \
-      "$dvbuild" run --out "$report_dir/production" "${store[@]}" "${catalog[@]}" \
-      -- "${pairs[i]}" || code=1
+    c=0
+    "$dvbuild" run --image "${pairs[i+1]}" --out "$report_dir/production" "${store[@]}" \
+      "${catalog[@]}" -- "${pairs[i]}" || c=$?
+    if [ "$c" -eq 0 ]; then
+      printf '%s\0%s\0' "${pairs[i]}" "${pairs[i+1]}" >> "$work/released"
+    fi
+    code=$(( c > code ? c : code ))
   done
   return "$code"
 }
@@ -196,8 +202,12 @@ render() {  # manifests: of the built images, pinned by digest (DVBUILD_IMAGES),
     return
   fi
   images "$work/images" || return 2
+  render_pinned "$work/images"
+}
+
+render_pinned() {  # one manifest per "path NUL pinned NUL" record in $1
   local pairs=() i code=0
-  mapfile -d '' -t pairs < "$work/images"
+  mapfile -d '' -t pairs < "$1"
   for (( i = 0; i < ${#pairs[@]}; i += 2 )); do
     "$dvbuild" render --out "$manifests_dir" --image "${pairs[i+1]}" -- "${pairs[i]}" || code=$?
   done
@@ -229,7 +239,7 @@ case "${DVBUILD_COMMAND:-all}" in
   render) render; note $? ;;
   comment) "$dvbuild" comment --report="$report_dir" "${store[@]}"; note $? ;;
   all)
-    # On a pull request: test and comment only. Elsewhere: test, build, publish, render.
+    # On a pull request: test and comment only. Elsewhere: test, build, production run, render.
     if [ ${#packages[@]} -eq 0 ]; then
       detected > "$work/detected"; note $?
       mapfile -d '' -t packages < "$work/detected"
@@ -246,13 +256,16 @@ case "${DVBUILD_COMMAND:-all}" in
           "$dvbuild" comment --report="$report_dir" "${store[@]}"; note $?
         fi
       else
+        # The release flow of dvbuild-release.yml: what passed is built and pushed, each
+        # pushed image makes its production run (which publishes), and the images whose
+        # run passed get manifests, pinned by digest. The test runs' output is never published.
         mapfile -d '' -t ok < <(passed path)
         if [ ${#ok[@]} -gt 0 ]; then
           packages=("${ok[@]}")
           build; note $?
-          publish; note $?
-          # Manifests of what this run pushed only, each pinned by its digest.
-          DVBUILD_IMAGES="$(cat "$report_dir/images.json" 2>/dev/null || echo '[]')" render; note $?
+          DVBUILD_IMAGES="$(cat "$report_dir/images.json" 2>/dev/null || echo '[]')" production
+          note $?
+          render_pinned "$work/released"; note $?
         fi
       fi
     fi

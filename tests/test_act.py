@@ -7,8 +7,9 @@ navikt/dvbuild) on a real git repository made from examples/monorepo plus a chan
 - a same-repo pull request: detect -> a matrix of test jobs -> artifacts -> the one
   comment, received by a GitHub API stand-in (GITHUB_API_URL);
 - a push to main: test -> build and push to the session's registry through its dockerd ->
-  production run -> publish to a file store and catalog -> the deploy stand-in records
-  the manifests, each naming the pushed image by digest;
+  the production run in the pushed image (started by the runner) -> publish to a file
+  store and catalog -> the deploy stand-in records the manifests, each naming the pushed
+  image by digest;
 - a change to a global file selects every package;
 - a renamed job output makes act fail.
 
@@ -190,6 +191,30 @@ def change_notebook(repo: Repo, package: str) -> None:
     notebook.write_text(json.dumps(doc, indent=1) + "\n")
 
 
+WHERE = ("import json, os, sys\n"
+         "print(json.dumps({'where': sys.prefix, 'image': os.environ.get('DVBUILD_IMAGE_REF')}))")
+
+
+def record_where(repo: Repo, package: str) -> None:
+    """A last cell that prints where the notebook ran: the interpreter's prefix (the
+    image's venv is /opt/dvbuild/venv) and the image it was told it runs in."""
+    notebook = sorted((repo.path / "packages" / package).glob("*.ipynb"))[0]
+    doc = json.loads(notebook.read_text())
+    doc["cells"].append({"cell_type": "code", "metadata": {}, "source": WHERE, "outputs": [],
+                         "execution_count": None})
+    notebook.write_text(json.dumps(doc, indent=1) + "\n")
+
+
+def where(executed: Path) -> dict[str, Any]:
+    """What record_where's cell printed in an executed notebook."""
+    for cell in json.loads(executed.read_text())["cells"]:
+        for output in cell.get("outputs", []):
+            text = "".join(output.get("text", ""))
+            if text.startswith('{"where"'):
+                return dict(json.loads(text))
+    raise AssertionError(f"{executed}: no cell printed where it ran")
+
+
 def pr_event(base: str, head: str) -> dict[str, Any]:
     event = json.loads((CORPORA / "github-events" / "pull_request.synchronize.json").read_text())
     event["pull_request"]["base"]["sha"], event["pull_request"]["head"]["sha"] = base, head
@@ -253,6 +278,7 @@ def test_push_to_main_releases_by_digest(
 ) -> None:
     repo, base = team_repo(make_repo)
     change_notebook(repo, "arbeidsledighet")
+    record_where(repo, "arbeidsledighet")
     head = repo.commit("change arbeidsledighet")
     registry = f"{docker_services.registry}/team"
     act.environ.update(docker_services.environ)
@@ -279,7 +305,10 @@ def test_push_to_main_releases_by_digest(
     assert [p.stem for p in deployed] == ["arbeidsledighet"], deployed
     image = yaml.safe_load(deployed[0].read_text())["spec"]["image"]
     assert re.fullmatch(rf"{re.escape(registry)}/arbeidsledighet@sha256:[0-9a-f]{{64}}", image), image
-    assert manifest["image"]["digest"] == image.split("@")[1]
+    assert manifest["image"] == {"ref": image, "digest": image.split("@")[1]}
+    # and it ran in that image, started by the runner: its venv, told its pinned reference
+    ran = where(store / "versions" / latest["version"] / "ledighet.ipynb")
+    assert ran == {"where": "/opt/dvbuild/venv", "image": image}, ran
     name, digest = image.split("/", 1)[1].split("@")
     request = urllib.request.Request(
         f"http://{docker_services.registry}/v2/{name}/manifests/{digest}", method="HEAD",
