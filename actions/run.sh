@@ -19,7 +19,8 @@
 # request the comment; on any other event the release flow of dvbuild-release.yml
 # (build --push, run, render), which publishes production runs only.
 # Step outputs: report-dir; passed (test: JSON list of the paths that passed); images
-# (build: what was pushed, by digest); packages, matrix, any (written by `dvbuild detect`).
+# (build: what was pushed, by digest); released (run: the images entries whose production
+# run passed); packages, matrix, any (written by `dvbuild detect`).
 set -uo pipefail
 
 dvbuild="${DVBUILD_VENV:+$DVBUILD_VENV/bin/}dvbuild"
@@ -192,7 +193,19 @@ production() {  # each built image makes its own production run: parameters, the
     fi
     code=$(( c > code ? c : code ))
   done
+  released_output
   return "$code"
+}
+
+released_output() {  # step output released=: the images entries whose production run passed
+  "$python" - "$work/released" <<'PY'
+import json, os, sys
+raw = open(sys.argv[1], "rb").read().split(b"\0")[:-1]
+ran = {(os.fsdecode(raw[i]), os.fsdecode(raw[i + 1])) for i in range(0, len(raw), 2)}
+released = [i for i in json.loads(os.environ["DVBUILD_IMAGES"]) if (i["path"], i["pinned"]) in ran]
+with open(os.environ.get("GITHUB_OUTPUT") or os.devnull, "a", encoding="utf-8") as out:
+    out.write("released=" + json.dumps(released) + "\n")
+PY
 }
 
 render() {  # manifests: of the built images, pinned by digest (DVBUILD_IMAGES), else of packages

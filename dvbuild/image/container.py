@@ -63,9 +63,13 @@ def start(engine: Engine, image: str, package: Package, args: Sequence[str], *,
           env: Mapping[str, str], mounts: Mapping[str, str], files: Mapping[str, str]) -> int:
     """Run the image's entrypoint with `args` to the end, `files` mounted read-only, its
     output logged line by line under the package's name; the container's exit code."""
+    prefix = f"[{package.name}] "
+
+    def log(line: str) -> None:  # the run inside already names the package on its lines
+        console.log(line if line.startswith(prefix) else prefix + line)
+
     return engine.run(image, args, mounts=mounts, read_only=files, env=env, network="host",
-                      log=lambda line: console.log(f"[{package.name}] {line}"),
-                      user=f"{os.getuid()}:{os.getgid()}")
+                      log=log, user=f"{os.getuid()}:{os.getgid()}")
 
 
 def with_files(env: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:

@@ -140,6 +140,7 @@ def test_the_pinned_image_makes_the_production_run_and_publishes(
         assert SECRET.encode() not in path.read_bytes(), path
     assert SECRET not in result.out + result.err
     assert "[counts]" in result.err  # the run's own log, relayed
+    assert "[counts] [counts]" not in result.err  # once, not once more by the relay
 
 
 def test_a_failing_notebook_in_the_image_fails_the_run_and_publishes_nothing(
