@@ -55,7 +55,7 @@ def run_in_image(settings: Settings, package: Package, ref: str, out: Path, *,
     """Start `ref` for the package's production run; the run's exit code."""
     from dvbuild.image.build import engine_for, registry_auth
     from dvbuild.image.naming import REFERENCE_RULE, reference_problem
-    from dvbuild.manifests.runtime import job_env
+    from dvbuild.manifests.runtime import image_env, job_env
     from dvbuild.notebooks.report import REPORT
 
     why = reference_problem(ref)
@@ -65,8 +65,11 @@ def run_in_image(settings: Settings, package: Package, ref: str, out: Path, *,
                              **secret_environ(settings.environ, package)})
     places, mounts = _places(store, catalog)
     engine = engine or engine_for(settings)  # bad input is refused before this
-    digest = _digest(engine, ref, registry_auth(settings.environ))
-    env |= {**places, "DVBUILD_IMAGE_REF": ref, "DVBUILD_IMAGE_DIGEST": digest, "HOME": "/tmp"}
+    _pull_if_missing(engine, ref, registry_auth(settings.environ))
+    image = image_env(ref)  # the Naisjob's rule: a pinned ref carries its digest
+    if "DVBUILD_IMAGE_DIGEST" not in image:
+        image["DVBUILD_IMAGE_DIGEST"] = engine.digest(ref)
+    env |= {**places, **image, "HOME": "/tmp"}
     out = out.resolve()
     (out / package.name / REPORT).unlink(missing_ok=True)  # an earlier run's is no answer
     out.mkdir(parents=True, exist_ok=True)
@@ -129,8 +132,7 @@ def _places(store: str | None, catalog: str | None) -> tuple[dict[str, str], dic
     return env, mounts
 
 
-def _digest(engine: Engine, ref: str, auth: Mapping[str, str] | None) -> str:
-    """REF's digest; the image is pulled first when the engine does not have it."""
+def _pull_if_missing(engine: Engine, ref: str, auth: Mapping[str, str] | None) -> None:
     if not engine.exists(ref):
         console.log(f"pulling {ref}")
         if not engine.pull(ref, auth):
@@ -138,5 +140,3 @@ def _digest(engine: Engine, ref: str, auth: Mapping[str, str] | None) -> str:
                 f"cannot pull {ref}: the registry does not have it, or cannot be reached",
                 hint="check the reference, and the registry's credentials "
                      "(DVBUILD_REGISTRY_USERNAME/PASSWORD, else the docker login)")
-    _, pinned, digest = ref.partition("@")
-    return digest if pinned else engine.digest(ref)
