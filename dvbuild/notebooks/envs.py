@@ -448,8 +448,9 @@ def prune(environ: Mapping[str, str], *, now: float | None = None,
             freed += _size(path)
             trash = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=folder))
             os.replace(path, trash / "env")  # gone from its place at once, then deleted
+        # its (empty) lock file stays: unlinked, a process already waiting on it would
+        # hold a lock on a file a third one no longer sees
         shutil.rmtree(trash, ignore_errors=True)
-        (folder / f"{path.name}.lock").unlink(missing_ok=True)
         removed.append(path.name)
     for lock in sorted((root / "locks").glob("*.txt")):
         if _mtime(lock, now) < oldest:
