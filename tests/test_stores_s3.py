@@ -16,7 +16,7 @@ from dvbuild import publish as pub
 from dvbuild.errors import ServiceError, UsageError
 from dvbuild.stores import CACHE_IMMUTABLE, CACHE_NONE, Stat, open_store
 from dvbuild.stores.s3 import S3Store
-from tests.services.s3 import S3Server
+from tests.services.s3 import S3Server, free_port
 from tests.test_publish import make_dir
 
 
@@ -146,7 +146,8 @@ def test_killed_server_leaves_latest_complete_and_rerun_finishes(
     latest = json.loads((server.data / bucket / "p/demo/latest.json").read_text())
     assert latest["version"] == old.version
 
-    server.port += 1  # a new process over the same folder; its metadata cache is empty
+    server.port = free_port()  # a new process over the same folder; its metadata cache is empty
+    # (port + 1 was taken by another process once: a free one, as the first start had)
     server.start()
     store = open_store(url, server.environ)
     assert pub.versions(store, "demo") == [old.version]
